@@ -1,0 +1,150 @@
+"""Versioned message contracts between roles.
+
+Every message on the wire is JSON with a ``schema`` name and an integer
+``version``. Compatible changes add optional fields; incompatible ones bump
+the version. ``parse_message`` validates on receipt and raises
+``InvalidMessage`` with a reason a person can act on.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+NODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class InvalidMessage(Exception):
+    """A message that can never be processed; it belongs in the dead-letter queue."""
+
+    def __init__(self, reason: str, body: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.body = body
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    SCHEMA: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    schema_: str = Field(alias="schema", default="")
+    version: int = 1
+
+    def model_post_init(self, __context: Any) -> None:
+        # Fill the envelope so callers never type it by hand.
+        object.__setattr__(self, "schema_", self.SCHEMA)
+        object.__setattr__(self, "version", self.VERSION)
+
+    def to_wire(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_wire(), separators=(",", ":"))
+
+
+class IngestFrame(Message):
+    """Job: a frame waits at ``key`` in the object store (claim check)."""
+
+    SCHEMA: ClassVar[str] = "obsy.ingest_frame"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    key: str = Field(min_length=1, max_length=1024)
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    filename: str | None = None
+    captured_at: datetime | None = None
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class FrameIngested(Message):
+    """Event: the master holds the frame; the node may drop its spool copy."""
+
+    SCHEMA: ClassVar[str] = "obsy.frame_ingested"
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    node: str | None = None
+    frame_id: int
+    key: str
+    duplicate: bool = False
+    frame_type: str | None = None
+    object_name: str | None = None
+    accepted: bool | None = None
+
+
+class FrameRejected(Message):
+    """Event: the master could not ingest a frame and says why."""
+
+    SCHEMA: ClassVar[str] = "obsy.frame_rejected"
+    sha256: str | None = None
+    node: str | None = None
+    key: str | None = None
+    reason: str
+    # retry: the node should upload and claim again (its copy is the good one);
+    # otherwise the master kept the object at kept_key and the node may let go.
+    retry: bool = False
+    kept_key: str | None = None
+
+
+class NodeHeartbeat(Message):
+    """Event: a node is alive, with what it is doing and its backlog."""
+
+    SCHEMA: ClassVar[str] = "obsy.node_heartbeat"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    role: Literal["telescope", "observatory", "remote", "master"]
+    software_version: str
+    state: str = "idle"
+    spool_backlog: int = 0
+    detail: dict[str, Any] = Field(default_factory=dict)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat)
+}
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(message)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_message(raw: Any, expected: type[Message] | None = None) -> Message:
+    """Validate a wire message (bytes, str or dict) into its model."""
+    body = raw
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidMessage(f"message is not UTF-8 text: {exc}", body) from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidMessage(f"message is not JSON: {exc}", body) from None
+    if not isinstance(raw, dict):
+        raise InvalidMessage(f"message must be a JSON object, got {type(raw).__name__}", body)
+    schema = raw.get("schema")
+    cls = MESSAGE_TYPES.get(schema) if isinstance(schema, str) else None
+    if cls is None:
+        raise InvalidMessage(f"unknown message schema {schema!r}", body)
+    if expected is not None and cls is not expected:
+        raise InvalidMessage(f"expected schema {expected.SCHEMA!r}, got {schema!r}", body)
+    version = raw.get("version")
+    if version != cls.VERSION:
+        raise InvalidMessage(
+            f"schema {schema!r} version {version!r} is not supported (this software reads version {cls.VERSION})",
+            body,
+        )
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidMessage(f"invalid {schema}: {_describe(exc)}", body) from None

@@ -1,0 +1,24 @@
+"""What the roles share when ``obsy demo`` runs them in one process."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass
+class EmbeddedContext:
+    data_dir: Path
+    broker: object  # dramatiq in-process broker
+    bus: object  # InProcessEventBus
+    store: object  # LocalObjectStore
+    web_port: int = 8000
+    time_scale: float = 1.0
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+    announcements: list[str] = field(default_factory=list)
+
+    def on_stop(self, fn: Callable[[], None]) -> None:
+        self.stoppers.append(fn)
+
+    def announce(self, line: str) -> None:
+        self.announcements.append(line)

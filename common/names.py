@@ -1,0 +1,25 @@
+"""Every queue, exchange, actor and routing-key name, defined once.
+
+Roles never spell these strings themselves: a node sends a job to the
+master by actor name without importing the master.
+"""
+
+# dramatiq queues and actors (jobs)
+INGEST_QUEUE = "obsy.ingest"
+INGEST_FRAME_ACTOR = "ingest_frame"
+
+# pika topic exchange for events; routing keys are <role>.<node>.<kind>
+EVENTS_EXCHANGE = "obsy.events"
+FRAME_INGESTED_KEY = "master.frame.ingested"
+FRAME_REJECTED_KEY = "master.frame.rejected"
+
+
+def heartbeat_key(role: str, node: str) -> str:
+    return f"{role}.{node}.heartbeat"
+
+
+HEARTBEAT_PATTERN = "*.*.heartbeat"
+
+# where a node drops a frame before claiming it with an ingest job
+def incoming_key(node: str, sha256: str) -> str:
+    return f"incoming/{node}/{sha256}.fits"

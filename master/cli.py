@@ -1,0 +1,97 @@
+"""Master subcommands: ``obsy master web|worker|migrate|create-admin`` and ``obsy ingest``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from common.cli import load_role_config
+
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                             help="TOML config (default ~/.config/obsy/master.toml).")
+
+
+@click.group("master")
+def master_group() -> None:
+    """The master: portal, workers, database."""
+
+
+@master_group.command("web")
+@CONFIG_OPTION
+@click.option("--bind", help="host:port (default from [web] in the config).")
+@click.option("--workers", type=int, help="gunicorn worker processes.")
+def web_command(config_path, bind, workers) -> None:
+    """Serve the portal with gunicorn."""
+    from .serve import serve_gunicorn
+
+    config = load_role_config("master", config_path)
+    serve_gunicorn(config, bind or f"{config.web.host}:{config.web.port}", workers or config.web.workers)
+
+
+@master_group.command("worker")
+@CONFIG_OPTION
+@click.option("--processes", type=int, help="Worker processes (default from [worker]).")
+@click.option("--threads", type=int, help="Threads per process (default from [worker]).")
+def worker_command(config_path, processes, threads) -> None:
+    """Run ingest and processing jobs."""
+    from .worker import supervise
+
+    config = load_role_config("master", config_path)
+    supervise(config, config_path, processes or config.worker.processes, threads or config.worker.threads)
+
+
+@master_group.command("migrate")
+@CONFIG_OPTION
+def migrate_command(config_path) -> None:
+    """Bring the database schema up to date."""
+    from .migrate import upgrade
+
+    config = load_role_config("master", config_path)
+    upgrade(config.database.resolved_url())
+    click.echo("database is at the newest schema")
+
+
+@master_group.command("create-admin")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin_command(config_path, username, password) -> None:
+    """Create an admin user for the portal."""
+    from .services import MasterServices
+    from .web.auth import UserError, create_user
+
+    services = MasterServices(load_role_config("master", config_path), bus=None)
+    try:
+        create_user(services.sessions, username, password, role="admin")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"admin {username} created")
+
+
+@click.command("ingest")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per file.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def ingest_command(config_path, as_json, paths) -> None:
+    """Import FITS files and folders (.fits .fit .fts .fz, gzip) into the repository."""
+    from tqdm import tqdm
+
+    from .ingest.local import collect, ingest_paths
+    from .services import MasterServices
+
+    services = MasterServices(load_role_config("master", config_path))
+    files = collect(paths)
+    counts = {"ingested": 0, "duplicate": 0, "rejected": 0}
+    progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+    for row in ingest_paths(services, files):
+        counts[row["status"]] += 1
+        progress.update(1)
+        if as_json:
+            click.echo(json.dumps(row))
+        elif row["status"] == "rejected":
+            progress.write(f"rejected {row['path']}: {row['reason']}", file=sys.stderr)
+    progress.close()
+    if not as_json:
+        click.echo(f"{counts['ingested']} ingested, {counts['duplicate']} duplicate, {counts['rejected']} rejected")
+    services.close()

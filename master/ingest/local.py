@@ -1,0 +1,86 @@
+"""``obsy ingest``: bring existing FITS files from disk into the repository."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .filing import file_frame, find_frame
+from .process import FitsReadError, process_file, sha256_file
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
+
+
+def looks_like_fits_name(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(suffix) for suffix in FITS_SUFFIXES)
+
+
+def collect(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named explicitly are all tried; folders contribute their FITS-named files."""
+    found: list[Path] = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            for root, dirs, files in os.walk(item):
+                dirs.sort()
+                found += [Path(root) / f for f in sorted(files) if looks_like_fits_name(Path(f))]
+        else:
+            found.append(item)
+    return found
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def summary(path: Path, status: str, sha256: str | None, frame=None, reason: str | None = None) -> dict:
+    row = {"path": str(path), "status": status, "sha256": sha256}
+    if reason is not None:
+        row["reason"] = reason
+    fields = {
+        "frame_type": None, "filter": None, "exposure_s": None, "object": None, "date_obs": None, "camera": None,
+        "telescope": None, "ccd_temp_c": None, "binning": None, "gain": None, "star_count": None, "hfr_px": None,
+    }
+    if frame is not None:
+        binning = None
+        if frame.binning_x is not None:
+            binning = f"{frame.binning_x}x{frame.binning_y or frame.binning_x}"
+        fields.update(frame_type=frame.frame_type, filter=frame.filter_name, exposure_s=frame.exposure_s,
+                      object=frame.object_name, date_obs=_iso(_utc(frame.date_obs)), camera=frame.camera,
+                      telescope=frame.telescope, ccd_temp_c=frame.ccd_temp_c, binning=binning, gain=frame.gain,
+                      star_count=frame.star_count, hfr_px=frame.hfr_px)
+    row.update(fields)
+    return row
+
+
+def _utc(value):
+    from datetime import timezone
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def ingest_one(services, path: Path) -> dict:
+    try:
+        sha256, size = sha256_file(path)
+    except OSError as exc:
+        return summary(path, "rejected", None, reason=f"cannot read file: {exc.strerror or exc}")
+    if size == 0:
+        return summary(path, "rejected", sha256, reason="empty file")
+    with services.sessions() as session:
+        existing = find_frame(session, sha256)
+    if existing is not None:
+        return summary(path, "duplicate", sha256, existing)
+    try:
+        processed = process_file(path)
+    except FitsReadError as exc:
+        return summary(path, "rejected", sha256, reason=str(exc))
+    store = services.store
+    frame, duplicate = file_frame(services.sessions, store, processed, sha256, size,
+                                  lambda key: store.put_file(key, path), original_name=path.name, source="import")
+    return summary(path, "duplicate" if duplicate else "ingested", sha256, frame)
+
+
+def ingest_paths(services, paths: Iterable[Path]) -> Iterator[dict]:
+    for path in paths:
+        yield ingest_one(services, path)

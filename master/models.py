@@ -1,0 +1,167 @@
+"""SQLAlchemy 2.0 models. Schema changes go through Alembic (master/migrations)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="admin")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    latitude_deg: Mapped[float | None] = mapped_column(Float)
+    longitude_deg: Mapped[float | None] = mapped_column(Float)
+    elevation_m: Mapped[float | None] = mapped_column(Float)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Telescope(Base):
+    __tablename__ = "telescopes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    aperture_mm: Mapped[float | None] = mapped_column(Float)
+    focal_length_mm: Mapped[float | None] = mapped_column(Float)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    pixel_size_um: Mapped[float | None] = mapped_column(Float)
+    width_px: Mapped[int | None] = mapped_column(Integer)
+    height_px: Mapped[int | None] = mapped_column(Integer)
+    bayer_pattern: Mapped[str | None] = mapped_column(String(8))
+
+
+class Filter(Base):
+    __tablename__ = "filters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+
+
+class Target(Base):
+    __tablename__ = "targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    ra_deg: Mapped[float | None] = mapped_column(Float)
+    dec_deg: Mapped[float | None] = mapped_column(Float)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    software_version: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str | None] = mapped_column(String(60))
+    spool_backlog: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+
+
+class Frame(Base):
+    __tablename__ = "frames"
+    __table_args__ = (
+        Index("ix_frames_browse", "night", "target_name", "filter_name"),
+        Index("ix_frames_type_accepted", "frame_type", "accepted"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    original_name: Mapped[str | None] = mapped_column(String(512))
+    node_name: Mapped[str | None] = mapped_column(String(63), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="node")  # node | import
+
+    frame_type: Mapped[str] = mapped_column(String(12), index=True)
+    filter_name: Mapped[str | None] = mapped_column(String(60))
+    exposure_s: Mapped[float | None] = mapped_column(Float)
+    object_name: Mapped[str | None] = mapped_column(String(200))
+    target_name: Mapped[str | None] = mapped_column(String(200))  # normalised for grouping
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id"))
+    date_obs: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    night: Mapped[date | None] = mapped_column(Date)
+    camera: Mapped[str | None] = mapped_column(String(120))
+    telescope: Mapped[str | None] = mapped_column(String(120))
+    observer: Mapped[str | None] = mapped_column(String(120))
+    site_name: Mapped[str | None] = mapped_column(String(120))
+    capture_program: Mapped[str | None] = mapped_column(String(120))
+    ccd_temp_c: Mapped[float | None] = mapped_column(Float)
+    set_temp_c: Mapped[float | None] = mapped_column(Float)
+    binning_x: Mapped[int | None] = mapped_column(Integer)
+    binning_y: Mapped[int | None] = mapped_column(Integer)
+    gain: Mapped[float | None] = mapped_column(Float)
+    offset: Mapped[float | None] = mapped_column(Float)
+    ra_deg: Mapped[float | None] = mapped_column(Float)
+    dec_deg: Mapped[float | None] = mapped_column(Float)
+    site_lat: Mapped[float | None] = mapped_column(Float)
+    site_lon: Mapped[float | None] = mapped_column(Float)
+    site_elev: Mapped[float | None] = mapped_column(Float)
+    focal_length_mm: Mapped[float | None] = mapped_column(Float)
+    pixel_size_um: Mapped[float | None] = mapped_column(Float)
+    bayer_pattern: Mapped[str | None] = mapped_column(String(8))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+    star_count: Mapped[int | None] = mapped_column(Integer)
+    hfr_px: Mapped[float | None] = mapped_column(Float)
+    fwhm_px: Mapped[float | None] = mapped_column(Float)
+    eccentricity: Mapped[float | None] = mapped_column(Float)
+    background: Mapped[float | None] = mapped_column(Float)
+    noise: Mapped[float | None] = mapped_column(Float)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(300))
+    warnings: Mapped[list | None] = mapped_column(JSON)
+
+    thumb_key: Mapped[str | None] = mapped_column(String(1024))
+    preview_key: Mapped[str | None] = mapped_column(String(1024))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    header: Mapped["FrameHeader"] = relationship(back_populates="frame", uselist=False,
+                                                  cascade="all, delete-orphan")
+
+
+class FrameHeader(Base):
+    """The raw header as written by the capture program, kept whole and searchable."""
+
+    __tablename__ = "frame_headers"
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"), primary_key=True)
+    cards: Mapped[list] = mapped_column(JSON)  # [[keyword, value, comment], ...]
+    text: Mapped[str] = mapped_column(Text)  # "KEY = value / comment" lines, for search
+    frame: Mapped[Frame] = relationship(back_populates="header")
+
+
+class DeadLetter(Base):
+    """A message the master gave up on, with the reason, so nothing vanishes silently."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(120))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

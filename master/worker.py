@@ -1,0 +1,124 @@
+"""The master worker: dramatiq actors (ingest) plus the event consumer (heartbeats).
+
+``obsy master worker`` runs a supervisor that keeps N worker processes alive
+(each with T threads) and consumes node events itself.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dramatiq
+from dramatiq import Worker
+
+from common import names
+from common.contracts import InvalidMessage, NodeHeartbeat
+from common.jobs import RETRY_OPTIONS, DeadLetterReasons, make_broker
+from .ingest.claim import ingest_claim
+from .models import DeadLetter
+from .nodes import record_heartbeat
+
+log = logging.getLogger(__name__)
+HEARTBEAT_QUEUE = "obsy.master.heartbeats"
+
+
+def dead_letter_recorder(services):
+    def record(message: dramatiq.Message, reason: str) -> None:
+        body = json.dumps(message.args[0] if message.args else None, default=str)[:100_000]
+        with services.sessions() as session:
+            session.add(DeadLetter(queue=message.queue_name, message_id=message.message_id,
+                                   reason=reason, body=body))
+            session.commit()
+        log.warning("dead-lettered %s on %s: %s", message.message_id, message.queue_name, reason)
+    return record
+
+
+def build_broker(services, broker=None) -> dramatiq.Broker:
+    """The broker with the master's actors registered on it."""
+    if broker is None:
+        broker = make_broker(services.config.broker)
+    broker.add_middleware(DeadLetterReasons(dead_letter_recorder(services)))
+
+    def ingest_frame(message):
+        ingest_claim(services, message)
+
+    dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
+                   queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
+                   **RETRY_OPTIONS)
+    return broker
+
+
+def subscribe_events(services) -> None:
+    def on_event(routing_key, message):
+        if isinstance(message, NodeHeartbeat):
+            record_heartbeat(services.sessions, message)
+
+    services.bus.subscribe([names.HEARTBEAT_PATTERN], on_event, queue_name=HEARTBEAT_QUEUE)
+
+
+def run_worker_process(config, threads: int) -> None:
+    """One worker process: consume jobs until SIGTERM/SIGINT."""
+    from .services import MasterServices
+
+    services = MasterServices(config)
+    broker = build_broker(services)
+    worker = Worker(broker, worker_threads=threads, worker_timeout=1000)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
+    log.info("worker process %s consuming %s with %d threads", os.getpid(), names.INGEST_QUEUE, threads)
+    stop.wait()
+    worker.stop(timeout=10_000)
+    broker.close()
+    services.close()
+
+
+def _exit_with_parent(parent: int, stop: threading.Event) -> None:
+    # If the supervisor dies (even by SIGKILL) its workers must not run on unsupervised.
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            log.warning("supervisor %s is gone; worker %s stopping", parent, os.getpid())
+            stop.set()
+
+
+def supervise(config, config_path: str | None, processes: int, threads: int) -> None:
+    """Keep ``processes`` worker processes running; consume events here."""
+    from .services import MasterServices
+
+    services = MasterServices(config)  # migrates once, before children start
+    subscribe_events(services)
+    command = [sys.executable, "-m", "master.worker_process", "--threads", str(threads)]
+    if config_path:
+        command += ["--config", str(config_path)]
+    children: list[subprocess.Popen] = []
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        children = [subprocess.Popen(command) for _ in range(processes)]
+        print(f"obsy master worker: {processes} processes x {threads} threads", flush=True)
+        while not stopping.wait(1.0):
+            for index, child in enumerate(children):
+                if child.poll() is not None:
+                    log.warning("worker process %s exited with %s; restarting", child.pid, child.returncode)
+                    time.sleep(1.0)
+                    children[index] = subprocess.Popen(command)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        services.close()

@@ -1,0 +1,1 @@
+"""OBSY observatory node (built in later issues)."""

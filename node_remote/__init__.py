@@ -1,0 +1,1 @@
+"""OBSY remote node (built in later issues)."""

@@ -50,7 +50,7 @@ def make_broker(config, middleware: list[Middleware] | None = None) -> dramatiq.
     if config.kind == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=config.url, confirm_delivery=True, heartbeat=30)
+        broker = RabbitmqBroker(url=config.url, confirm_delivery=True)
     else:
         from dramatiq.brokers.stub import StubBroker
 

@@ -96,6 +96,7 @@ def test_two_nodes_200_frames_exactly_once_through_broker_restart_and_worker_kil
         rabbitmq.start()
         wait_for(lambda: count_frames(engine) >= 110, 180, "110 frames before killing the worker")
         stop_group(worker, signal.SIGKILL)
+        at_kill = count_frames(engine)
         time.sleep(1)
         worker = start(["master", "worker", "--config", str(master_toml)], logs / "worker.log", env)
         spools = [tmp_path / "spool" / name / "state" for name in ("scope1", "scope2")]
@@ -111,6 +112,7 @@ def test_two_nodes_200_frames_exactly_once_through_broker_restart_and_worker_kil
     with engine.connect() as connection:
         rows = connection.execute(select(Frame.sha256, Frame.key, Frame.size, Frame.node_name)).all()
         dead = connection.execute(text("select count(*) from dead_letters")).scalar()
+    assert at_kill < 2 * FRAMES_PER_NODE, "the worker was killed only after all the work was done"
     assert len(rows) == 2 * FRAMES_PER_NODE
     assert len({r.sha256 for r in rows}) == len(rows)
     assert {r.node_name for r in rows} == {"scope1", "scope2"}

@@ -1,0 +1,174 @@
+"""The frame browser, the frame page, and the frame's images and FITS file."""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import PurePath
+
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+
+from common.objectstore import LocalObjectStore, ObjectStoreError, check_key
+from master.models import Frame
+from .context import db, get_or_404, services
+from .formatting import filesize, sexagesimal, utc
+from .queries import FrameFilters, filter_choices, frame_page, parse_positive_int
+
+bp = Blueprint("frames", __name__)
+
+PAGE_SIZE = 50
+REFRESH_HEADER = "X-OBSY-Refresh"  # set by obsy.js when it fetches only the list
+IMAGE_MAX_AGE_S = 86400
+
+
+def is_refresh() -> bool:
+    return request.headers.get(REFRESH_HEADER) == "1"
+
+
+@bp.get("/frames")
+def index():
+    filters, errors = FrameFilters.from_args(request.args)
+    try:
+        page_number = parse_positive_int(request.args.get("page"), "page", 1)
+    except ValueError as exc:
+        errors.append(str(exc))
+        page_number = 1
+    page = frame_page(db(), filters, page_number, PAGE_SIZE, clamp=True)
+    context = {"page": page, "filters": filters, "args": filters.to_args()}
+    if is_refresh():
+        response = Response(render_template("frames/_list.html", **context))
+    else:
+        response = Response(render_template("frames/index.html", choices=filter_choices(db()),
+                                            errors=errors, **context))
+    response.vary.add(REFRESH_HEADER)
+    return response
+
+
+def show(value) -> str | None:
+    """A field value as the frame page shows it; None for 'not known'."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _pair(a, b) -> str | None:
+    return f"{a} × {b}" if a and b else None
+
+
+def _angle(degrees: float | None, hours: bool) -> str | None:
+    return None if degrees is None else f"{sexagesimal(degrees, hours=hours)} ({degrees:.5f}°)"
+
+
+def frame_fields(frame: Frame) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """The normalised fields, grouped and formatted for the frame page."""
+    groups = [
+        ("Observation", [
+            ("Object", frame.object_name), ("Target", frame.target_name), ("Type", frame.frame_type),
+            ("Filter", frame.filter_name), ("Exposure (s)", frame.exposure_s),
+            ("Date (UTC)", frame.date_obs), ("Night", frame.night), ("Observer", frame.observer),
+            ("Capture program", frame.capture_program),
+        ]),
+        ("Equipment", [
+            ("Telescope", frame.telescope), ("Camera", frame.camera),
+            ("Focal length (mm)", frame.focal_length_mm), ("Pixel size (µm)", frame.pixel_size_um),
+            ("Size (px)", _pair(frame.width, frame.height)), ("Binning", _pair(frame.binning_x, frame.binning_y)),
+            ("Gain", frame.gain), ("Offset", frame.offset), ("Bayer pattern", frame.bayer_pattern),
+            ("Sensor temperature (°C)", frame.ccd_temp_c), ("Set temperature (°C)", frame.set_temp_c),
+        ]),
+        ("Position", [
+            ("RA", _angle(frame.ra_deg, hours=True)), ("Dec", _angle(frame.dec_deg, hours=False)),
+            ("Site", frame.site_name), ("Site latitude (°)", frame.site_lat),
+            ("Site longitude (°)", frame.site_lon), ("Site elevation (m)", frame.site_elev),
+        ]),
+        ("File", [
+            ("Original name", frame.original_name), ("SHA-256", frame.sha256),
+            ("Size", f"{filesize(frame.size)} ({frame.size:,} bytes)"),
+            ("Node", frame.node_name), ("Source", frame.source), ("Key", frame.key),
+            ("Ingested (UTC)", frame.ingested_at),
+        ]),
+    ]
+    return [(title, [(label, show(value)) for label, value in rows]) for title, rows in groups]
+
+
+@bp.get("/frames/<int:frame_id>")
+def detail(frame_id: int):
+    frame = get_or_404(Frame, frame_id)
+    cards = frame.header.cards if frame.header is not None else []
+    return render_template("frames/detail.html", frame=frame, groups=frame_fields(frame), cards=cards,
+                           back=request.referrer if _same_site_referrer() else url_for("frames.index"))
+
+
+def _same_site_referrer() -> bool:
+    # "Back" returns to the filtered, paged list the user came from.
+    return (request.referrer or "").startswith(url_for("frames.index", _external=True))
+
+
+def _image(frame_id: int, kind: str):
+    frame = get_or_404(Frame, frame_id)
+    key = frame.thumb_key if kind == "thumb" else frame.preview_key
+    if not key:
+        abort(404)
+    try:
+        data = services().store.get_bytes(key)
+    except KeyError:
+        abort(404)
+    except ObjectStoreError:
+        abort(503)
+    response = Response(data, mimetype="image/png")
+    response.cache_control.private = True
+    response.cache_control.max_age = IMAGE_MAX_AGE_S
+    response.set_etag(f"{frame.sha256}-{kind}-{key}")
+    return response.make_conditional(request)
+
+
+@bp.get("/frames/<int:frame_id>/thumb.png")
+def thumb(frame_id: int):
+    return _image(frame_id, "thumb")
+
+
+@bp.get("/frames/<int:frame_id>/preview.png")
+def preview(frame_id: int):
+    return _image(frame_id, "preview")
+
+
+def download_name(frame: Frame) -> str:
+    name = PurePath((frame.original_name or "").replace("\\", "/")).name
+    return name or f"{frame.sha256}.fits"
+
+
+@bp.get("/frames/<int:frame_id>/download")
+def download(frame_id: int):
+    """Stream the FITS file; the local store is sent from disk, S3 through a temporary file."""
+    frame = get_or_404(Frame, frame_id)
+    store = services().store
+    options = {"mimetype": "application/fits", "as_attachment": True, "download_name": download_name(frame)}
+    if isinstance(store, LocalObjectStore):
+        path = store.root / check_key(frame.key)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, conditional=True, **options)
+    else:
+        handle = _fetch_to_temp(store, frame.key)
+        response = send_file(handle, **options)
+        response.content_length = os.fstat(handle.fileno()).st_size
+    response.cache_control.private = True  # never kept by a shared cache
+    return response
+
+
+def _fetch_to_temp(store, key: str):
+    """An open file holding the object; its name is already unlinked so nothing is left behind."""
+    fd, path = tempfile.mkstemp(prefix="obsy-download-", suffix=".fits")
+    os.close(fd)
+    try:
+        store.get_file(key, path)
+        return open(path, "rb")
+    except KeyError:
+        abort(404)
+    except ObjectStoreError:
+        abort(503)
+    finally:
+        os.unlink(path)

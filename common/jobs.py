@@ -11,6 +11,8 @@ import logging
 from typing import Callable
 
 import dramatiq
+from dramatiq.encoder import JSONEncoder
+from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware
 
 from . import names
@@ -43,6 +45,37 @@ class DeadLetterReasons(Middleware):
             self.recorder(message, reason)
         except Exception:  # recording must never take the worker down
             log.exception("could not record dead-letter reason for %s", message.message_id)
+
+
+MESSAGE_FIELDS = ("queue_name", "actor_name", "args", "kwargs", "options", "message_id", "message_timestamp")
+
+
+class ReasonRecordingEncoder(JSONEncoder):
+    """dramatiq's JSON encoding, plus a recorded reason for bodies it cannot decode.
+
+    dramatiq dead-letters such bodies by itself (nack → ``<queue>.XQ``) but
+    only logs why; this keeps the why where a person will look for it.
+    """
+
+    def __init__(self, recorder: Callable[[bytes, str], None]):
+        self.recorder = recorder
+
+    def decode(self, data: bytes):
+        try:
+            fields = super().decode(data)
+            if not isinstance(fields, dict):
+                raise DecodeError(f"a job must be a JSON object, got {type(fields).__name__}", data, None)
+            missing = [name for name in MESSAGE_FIELDS if name not in fields]
+            if missing:
+                raise DecodeError(f"not a dramatiq job: missing {', '.join(missing)}", data, None)
+            return fields
+        except DecodeError as exc:
+            try:
+                self.recorder(bytes(data) if isinstance(data, (bytes, bytearray)) else str(data).encode(),
+                              f"undecodable job: {exc.args[0][:300]}")
+            except Exception:
+                log.exception("could not record an undecodable job")
+            raise
 
 
 def make_broker(config, middleware: list[Middleware] | None = None) -> dramatiq.Broker:

@@ -19,7 +19,7 @@ from dramatiq import Worker
 
 from common import names
 from common.contracts import InvalidMessage, NodeHeartbeat
-from common.jobs import RETRY_OPTIONS, DeadLetterReasons, make_broker
+from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
 from .models import DeadLetter
 from .nodes import record_heartbeat
@@ -36,6 +36,21 @@ def dead_letter_recorder(services):
                                    reason=reason, body=body))
             session.commit()
         log.warning("dead-lettered %s on %s: %s", message.message_id, message.queue_name, reason)
+    return record
+
+
+def printable(body: bytes) -> str:
+    # Text columns (PostgreSQL) refuse NUL; keep every other byte visible.
+    return body.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def undecodable_recorder(services):
+    def record(body: bytes, reason: str) -> None:
+        with services.sessions() as session:
+            session.add(DeadLetter(queue=names.INGEST_QUEUE, message_id=None, reason=reason.replace("\x00", "\\x00"),
+                                   body=printable(body[:100_000])))
+            session.commit()
+        log.warning("dead-lettered an undecodable job: %s", reason)
     return record
 
 
@@ -67,6 +82,7 @@ def run_worker_process(config, threads: int) -> None:
     from .services import MasterServices
 
     services = MasterServices(config)
+    dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
     worker = Worker(broker, worker_threads=threads, worker_timeout=1000)
     stop = threading.Event()

@@ -11,6 +11,6 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-    for noisy in ("pika", "urllib3"):
+    for noisy in ("pika", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     run_worker_process(load_config("master", args.config), args.threads)

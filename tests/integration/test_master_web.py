@@ -1,0 +1,53 @@
+"""`obsy master web` under gunicorn on PostgreSQL: health, login with CSRF, the API."""
+from __future__ import annotations
+
+import re
+import socket
+
+import requests
+
+from .helpers import private_env, run_obsy, start_obsy, stop_group, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_gunicorn_portal_on_postgres(postgres, tmp_path):
+    config = tmp_path / "master.toml"
+    config.write_text(f'[database]\nurl = "{postgres.create_database("web")}"\n'
+                      f'[store]\npath = "{tmp_path / "repo"}"\n[web]\nsecret_key = "test-secret-key-0123456789"\n')
+    env = private_env(tmp_path)
+    run_obsy(["master", "migrate", "--config", str(config)], env)
+    run_obsy(["master", "create-admin", "--config", str(config), "ana", "--password", "dark skies 7"], env)
+    port = free_port()
+    web = start_obsy(["master", "web", "--config", str(config), "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                     tmp_path / "web.log", env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def healthy():
+            try:
+                return requests.get(f"{base}/health", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(healthy, 30, "gunicorn to answer /health")
+        assert requests.get(f"{base}/health", timeout=5).json()["database"] == "ok"
+        assert requests.get(f"{base}/api/v1/frames", timeout=5).status_code == 401
+        session = requests.Session()
+        form = session.get(f"{base}/login", timeout=5).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        refused = session.post(f"{base}/login", data={"username": "ana", "password": "dark skies 7"}, timeout=5)
+        assert "/login" in refused.url or refused.status_code == 400  # no CSRF token: refused
+        answer = session.post(f"{base}/login", timeout=5,
+                              data={"username": "ana", "password": "dark skies 7", "csrf_token": token})
+        assert answer.url.endswith("/frames"), answer.url
+        # Several workers share one session key: every request is served logged in.
+        for _ in range(6):
+            listing = session.get(f"{base}/api/v1/frames", timeout=5)
+            assert listing.status_code == 200 and listing.json()["total"] == 0
+    finally:
+        stop_group(web)
+    assert "Booting worker" in (tmp_path / "web.log").read_text()

@@ -41,7 +41,7 @@ def example(role: str) -> str:
     instance = cls.model_construct(**{n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items()})
     out = [
         f"# OBSY {role} configuration (TOML). Every key is optional; shown with its default.",
-        f"# Override any key from the environment: OBSY_<SECTION>__<KEY>, e.g. OBSY_STORE__KIND=s3.",
+        "# Override any key from the environment: OBSY_<SECTION>__<KEY>, e.g. OBSY_STORE__KIND=s3.",
         "",
     ]
     top = _field_lines(cls, instance)

@@ -514,7 +514,16 @@ class _PopenServer(_Server):
 
     def __init__(self, base_dir=None):
         self._proc: subprocess.Popen | None = None
+        self._port: int | None = None
         super().__init__(base_dir)
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def port(self) -> int:
+        return self._port
 
     def _spawn(self, argv: list[str], env: dict | None = None, console: str = "console.log",
                **popen_kwargs) -> None:
@@ -581,16 +590,11 @@ class RabbitMQServer(_PopenServer):
     def __init__(self, management: bool = False, base_dir=None):
         self.management = management
         self.nodename = f"obsy-test-{os.getpid()}-{next(_counter)}@localhost"
-        self._port: int | None = None
         self._dist_port: int | None = None
         self._mgmt_port: int | None = None
         super().__init__(base_dir)
 
     # connection info
-    @property
-    def port(self) -> int:
-        return self._port
-
     @property
     def management_port(self) -> int | None:
         return self._mgmt_port if self.management else None
@@ -851,16 +855,7 @@ class PostgresServer(_PopenServer):
 
     def __init__(self, base_dir=None, settings: dict | None = None):
         self.settings = {"fsync": "off", **(settings or {})}
-        self._port: int | None = None
         super().__init__(base_dir)
-
-    @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def port(self) -> int:
-        return self._port
 
     @property
     def socket_dir(self) -> Path:
@@ -985,14 +980,6 @@ class S3Server(_PopenServer):
     secret_key = "obsy-test-secret"
     region = "us-east-1"
 
-    def __init__(self, base_dir=None):
-        self._port: int | None = None
-        super().__init__(base_dir)
-
-    @property
-    def port(self) -> int:
-        return self._port
-
     @property
     def endpoint(self) -> str:
         """host:port, as the minio SDK wants it (use secure=False)."""
@@ -1072,18 +1059,6 @@ class MosquittoServer(_PopenServer):
     """A private Mosquitto 2 broker: anonymous, no persistence, 127.0.0.1:``port``."""
 
     kind = "mosquitto"
-
-    def __init__(self, base_dir=None):
-        self._port: int | None = None
-        super().__init__(base_dir)
-
-    @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def port(self) -> int:
-        return self._port
 
     @property
     def url(self) -> str:

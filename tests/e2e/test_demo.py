@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 OBSY = str(Path(sys.executable).with_name("obsy"))

@@ -14,7 +14,6 @@ from common import names
 from common.config import load_config
 from common.contracts import FrameIngested, FrameRejected, IngestFrame, InvalidMessage
 from common.events import InProcessEventBus
-from common.objectstore import LocalObjectStore
 from master.ingest.claim import ingest_claim
 from master.models import Frame, FrameHeader
 from master.services import MasterServices

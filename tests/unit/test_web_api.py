@@ -5,22 +5,7 @@ from datetime import date
 
 import pytest
 
-from tests.unit.test_web_support import add_frame, add_frames, add_user, login, make_app, make_services, png_bytes
-
-
-@pytest.fixture
-def services(tmp_path, monkeypatch):
-    services = make_services(tmp_path, monkeypatch)
-    add_user(services)
-    yield services
-    services.close()
-
-
-@pytest.fixture
-def client(services):
-    client = make_app(services).test_client()
-    login(client)
-    return client
+from tests.unit.test_web_support import add_frame, add_frames, png_bytes
 
 
 def test_frame_list_shape(services, client):

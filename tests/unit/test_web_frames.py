@@ -15,21 +15,6 @@ from tests.unit.test_web_support import (add_frame, add_frames, add_user, login,
                                          png_bytes)
 
 
-@pytest.fixture
-def services(tmp_path, monkeypatch):
-    services = make_services(tmp_path, monkeypatch)
-    add_user(services)
-    yield services
-    services.close()
-
-
-@pytest.fixture
-def client(services):
-    client = make_app(services).test_client()
-    login(client)
-    return client
-
-
 def row_ids(html: bytes) -> list[int]:
     return [int(n) for n in re.findall(rb'data-frame-id="(\d+)"', html)]
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from master.models import Node
-from tests.unit.test_web_support import add_user, login, make_app, make_services
+from tests.unit.test_web_support import add_user, make_services
 
 
 @pytest.fixture
@@ -16,13 +16,6 @@ def services(tmp_path, monkeypatch):
     add_user(services)
     yield services
     services.close()
-
-
-@pytest.fixture
-def client(services):
-    client = make_app(services).test_client()
-    login(client)
-    return client
 
 
 def add_node(services, name, seen_s_ago, **fields):

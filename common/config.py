@@ -91,7 +91,8 @@ class SpoolConfig(Section):
 
 
 class SimulatorConfig(Section):
-    enabled: bool = True
+    free_run: bool = Field(default=False, description="capture the targets below in a loop without any schedule (demo)")
+    time_scale: float = Field(default=1.0, gt=0, le=10_000, description="simulated seconds per wall-clock second for scheduled exposures")
     frame_interval_s: float = Field(default=5.0, gt=0, description="wall-clock seconds between simulated frames")
     exposure_s: float = Field(default=120.0, gt=0, description="exposure written in the simulated header")
     max_frames: int = Field(default=0, ge=0, description="stop after this many frames; 0 means never")
@@ -127,6 +128,7 @@ class MasterConfig(RoleSettings):
 
 
 class TelescopeConfig(RoleSettings):
+    backend: Literal["simulator"] = Field(default="simulator", description="what runs schedule jobs")
     node: NodeIdentity = Field(default_factory=NodeIdentity)
     store: StoreConfig = Field(default_factory=StoreConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
@@ -135,9 +137,118 @@ class TelescopeConfig(RoleSettings):
     heartbeat_s: float = Field(default=15.0, gt=0)
 
 
+class ObservatoryNodeConfig(Section):
+    name: str = Field(default="roof1", pattern=NODE_NAME_PATTERN)
+
+
+class SiteConfig(Section):
+    name: str = "home"
+    latitude_deg: float = Field(default=0.0, ge=-90, le=90, description="geodetic latitude, north positive")
+    longitude_deg: float = Field(default=0.0, ge=-180, le=180, description="longitude, east positive")
+    elevation_m: float = Field(default=0.0, ge=-500, le=9000)
+
+
+class ThresholdConfig(Section):
+    """A limit with hysteresis on one value of a source's reading (give a pair, or both pairs)."""
+
+    unsafe_above: float | None = Field(default=None, description="unsafe when the value is above this")
+    safe_below: float | None = Field(default=None, description="safe again at or below this; default unsafe_above")
+    unsafe_below: float | None = Field(default=None, description="unsafe when the value is below this")
+    safe_above: float | None = Field(default=None, description="safe again at or above this; default unsafe_below")
+
+    @model_validator(mode="after")
+    def _pairs(self):
+        if self.unsafe_above is None and self.unsafe_below is None:
+            raise ValueError("a threshold needs unsafe_above or unsafe_below")
+        if self.safe_below is not None and self.unsafe_above is None:
+            raise ValueError("safe_below needs unsafe_above")
+        if self.safe_above is not None and self.unsafe_below is None:
+            raise ValueError("safe_above needs unsafe_below")
+        if self.unsafe_above is not None and self.safe_below is not None and self.safe_below > self.unsafe_above:
+            raise ValueError(f"safe_below {self.safe_below} must not be above unsafe_above {self.unsafe_above}")
+        if self.unsafe_below is not None and self.safe_above is not None and self.safe_above < self.unsafe_below:
+            raise ValueError(f"safe_above {self.safe_above} must not be below unsafe_below {self.unsafe_below}")
+        return self
+
+
+SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke")
+
+
+class SafetySourceConfig(Section):
+    name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
+    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke"]
+    path: str = Field(default="", description="file to read (every type but sun; json may use command instead)")
+    command: str = Field(default="", description="json only: command whose standard output is the JSON reading")
+    cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
+    max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
+    required: bool = Field(default=True, description="false: advisory, reported but never changes the state")
+    timezone: str = Field(default="UTC", description="IANA zone of times written without an offset (Boltwood writes local time)")
+    thresholds: dict[str, ThresholdConfig] = Field(default_factory=dict, description="reading value name -> limits")
+    unsafe_flags: list[str] | None = Field(default=None, description="boolean values that are unsafe at once while true; default ['rain'] for boltwood/json/csv, [] otherwise")
+    within_km: float = Field(default=50.0, gt=0, le=2000, description="smoke: count smoke polygons this close to the site")
+
+    @model_validator(mode="after")
+    def _inputs(self):
+        if self.type == "sun":
+            if self.path or self.command:
+                raise ValueError(f"source {self.name!r}: type 'sun' is computed and takes no path or command")
+        elif self.type == "json":
+            if bool(self.path) == bool(self.command):
+                raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
+        else:
+            if self.command:
+                raise ValueError(f"source {self.name!r}: only type 'json' may use command")
+            if not self.path:
+                raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
+        try:
+            import zoneinfo
+
+            zoneinfo.ZoneInfo(self.timezone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            raise ValueError(f"source {self.name!r}: timezone {self.timezone!r} is not an IANA time zone such as 'Europe/Paris'") from None
+        if self.unsafe_flags is None:
+            self.unsafe_flags = ["rain"] if self.type in ("boltwood", "json", "csv") else []
+        if self.type == "sun" and not self.thresholds:
+            self.thresholds = {"sun_altitude_deg": ThresholdConfig(unsafe_above=-12.0)}
+        return self
+
+
+_SOURCES_EXAMPLE = (
+    "safety sources, as [[safety.sources]] tables (delete 'sources = []' below when you add some), e.g."
+    "\n# [[safety.sources]]\n# name = \"cloudwatcher\"\n# type = \"boltwood\"   # " + " | ".join(SAFETY_SOURCE_TYPES)
+    + "\n# path = \"/var/lib/boltwood/oneline.txt\"\n# cadence_s = 10\n# max_age_s = 120\n# required = true"
+    "\n# timezone = \"Europe/Paris\"\n# unsafe_flags = [\"rain\", \"wet\"]"
+    "\n# thresholds = { wind_kmh = { unsafe_above = 40, safe_below = 30 }, humidity = { unsafe_above = 95, safe_below = 90 } }"
+    "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
+    "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"\n# path = \"/var/cache/obsy/noaa-planetary-k-index.json\""
+    "\n# max_age_s = 14400\n# required = false\n# thresholds = { kp = { unsafe_above = 6, safe_below = 5 } }"
+)
+
+
+class SafetyConfig(Section):
+    min_safe_minutes: float = Field(default=15.0, ge=0, le=1440, description="conditions must stay safe this long before the state returns to safe")
+    tick_s: float = Field(default=1.0, gt=0, le=60, description="how often the node loop checks which sources are due")
+    sources: list[SafetySourceConfig] = Field(default_factory=list, description=_SOURCES_EXAMPLE)
+
+    @model_validator(mode="after")
+    def _unique(self):
+        names = [s.name for s in self.sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+
+class ObservatoryConfig(RoleSettings):
+    node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+
+
 ROLE_CONFIGS: dict[str, type[RoleSettings]] = {
     "master": MasterConfig,
     "telescope": TelescopeConfig,
+    "observatory": ObservatoryConfig,
 }
 
 

@@ -104,8 +104,68 @@ class NodeHeartbeat(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+class ExposureRow(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    filter_name: str | None = None
+    exposure_s: float = Field(ge=0, le=36_000)
+    count: int = Field(ge=1, le=10_000)
+    frame_type: Literal["light", "dark", "flat", "bias"] = "light"
+    binning: int = Field(default=1, ge=1, le=8)
+    gain: float | None = None
+    offset: float | None = None
+
+
+class ScheduledTarget(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str = Field(min_length=1, max_length=200)
+    ra_deg: float = Field(ge=0, lt=360)
+    dec_deg: float = Field(ge=-90, le=90)
+    rows: list[ExposureRow] = Field(min_length=1)
+
+
+class ScheduleJob(Message):
+    """Job: a telescope node images these targets in order, then parks."""
+
+    SCHEMA: ClassVar[str] = "obsy.schedule_job"
+    job_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    targets: list[ScheduledTarget] = Field(min_length=1)
+    park_at_end: bool = True
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+JOB_STATES = ("queued", "started", "slewing", "exposing", "frame", "done", "failed", "interrupted")
+
+
+class JobProgress(Message):
+    """Event: what a telescope node is doing with a schedule job."""
+
+    SCHEMA: ClassVar[str] = "obsy.job_progress"
+    job_id: str
+    node: str
+    state: Literal["queued", "started", "slewing", "exposing", "frame", "done", "failed", "interrupted"]
+    target: str | None = None
+    filter_name: str | None = None
+    frame_index: int | None = None  # 1-based, over the whole job
+    frame_total: int | None = None
+    sha256: str | None = None
+    reason: str | None = None
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class SafetyState(Message):
+    """Event: an observatory node's verdict on the sky."""
+
+    SCHEMA: ClassVar[str] = "obsy.safety_state"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    state: Literal["safe", "unsafe", "unknown"]
+    reasons: list[str] = Field(default_factory=list)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat)
+    cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
+                                JobProgress, SafetyState)
 }
 
 

@@ -16,7 +16,7 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware
 
 from . import names
-from .contracts import IngestFrame, InvalidMessage
+from .contracts import IngestFrame, InvalidMessage, ScheduleJob
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,14 @@ def make_broker(config, middleware: list[Middleware] | None = None) -> dramatiq.
         broker.add_middleware(item)
     broker.declare_queue(names.INGEST_QUEUE)
     return broker
+
+
+def send_schedule(broker: dramatiq.Broker, job: ScheduleJob) -> None:
+    """Hand a night's schedule to one telescope node."""
+    queue = names.schedule_queue(job.node)
+    broker.declare_queue(queue)
+    broker.enqueue(dramatiq.Message(queue_name=queue, actor_name=names.RUN_SCHEDULE_ACTOR,
+                                    args=(job.to_wire(),), kwargs={}, options={}))
 
 
 def send_ingest_frame(broker: dramatiq.Broker, job: IngestFrame) -> None:

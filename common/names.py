@@ -8,6 +8,14 @@ master by actor name without importing the master.
 INGEST_QUEUE = "obsy.ingest"
 INGEST_FRAME_ACTOR = "ingest_frame"
 
+# each telescope node consumes its own schedule queue
+RUN_SCHEDULE_ACTOR = "run_schedule"
+
+
+def schedule_queue(node: str) -> str:
+    return f"obsy.telescope.{node}"
+
+
 # pika topic exchange for events; routing keys are <role>.<node>.<kind>
 EVENTS_EXCHANGE = "obsy.events"
 FRAME_INGESTED_KEY = "master.frame.ingested"
@@ -19,6 +27,16 @@ def heartbeat_key(role: str, node: str) -> str:
 
 
 HEARTBEAT_PATTERN = "*.*.heartbeat"
+JOB_PROGRESS_PATTERN = "telescope.*.job"
+SAFETY_PATTERN = "observatory.*.safety"
+
+
+def job_progress_key(node: str) -> str:
+    return f"telescope.{node}.job"
+
+
+def safety_key(node: str) -> str:
+    return f"observatory.{node}.safety"
 
 # where a node drops a frame before claiming it with an ingest job
 def incoming_key(node: str, sha256: str) -> str:

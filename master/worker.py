@@ -84,7 +84,7 @@ def run_worker_process(config, threads: int) -> None:
     services = MasterServices(config)
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
-    worker = Worker(broker, worker_threads=threads, worker_timeout=1000)
+    worker = Worker(broker, queues={names.INGEST_QUEUE}, worker_threads=threads, worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

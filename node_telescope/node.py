@@ -7,12 +7,16 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import dramatiq
+
 from common import names, paths
-from common.contracts import NodeHeartbeat
+from common.contracts import InvalidMessage, NodeHeartbeat, SafetyState, ScheduleJob, parse_message
 from common.events import EventBus, make_event_bus
 from common.jobs import make_broker
 from common.objectstore import ObjectStore, open_store
 from . import __version__
+from .backends import make_backend
+from .jobs import JobRunner, JobStore
 from .spool import Spool
 from .uploader import Uploader
 
@@ -78,12 +82,42 @@ class TelescopeNode:
         self.uploader = Uploader(self.name, self.spool, self.store, self.broker,
                                  resend_after_s=config.spool.resend_after_s, retry_max_s=config.spool.retry_max_s)
         self.imaging = SimulatedImaging(config, self.spool, lambda entry: self.uploader.notify()) \
-            if config.simulator.enabled else None
+            if config.simulator.free_run else None
+        self.backend = make_backend(config)
+        self.jobs = JobRunner(self.name, JobStore(self.spool.root / "jobs"), self.backend, self.spool,
+                              publish=lambda progress: self.bus.publish(names.job_progress_key(self.name), progress),
+                              on_frame=self.uploader.notify)
+        self._register_actor()
+        self._worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    def _register_actor(self) -> None:
+        def run_schedule(message):
+            job = parse_message(message, ScheduleJob)
+            if job.node != self.name:
+                raise InvalidMessage(f"schedule {job.job_id} is for node {job.node!r}, not {self.name!r}")
+            self.jobs.submit(job)
+
+        # Acknowledged once the job is on disk; the runner thread does the night's work.
+        dramatiq.actor(run_schedule, broker=self.broker, actor_name=names.RUN_SCHEDULE_ACTOR,
+                       queue_name=names.schedule_queue(self.name), throws=(InvalidMessage,), max_retries=5)
+
+    def on_safety(self, routing_key: str, message) -> None:
+        if isinstance(message, SafetyState) and message.state != "safe":
+            reason = f"sky {message.state} ({message.node}): {'; '.join(message.reasons) or 'no reason given'}"
+            log.warning("%s: stopping imaging and parking", reason)
+            if self.jobs.current is not None:
+                self.jobs.interrupt(reason)
+            elif not self.backend.is_parked():
+                self.backend.park()
+
     def heartbeat(self) -> NodeHeartbeat:
-        state = self.imaging.state if self.imaging else "idle"
+        current = self.jobs.current
+        if current is not None:
+            state = f"job {current.job.job_id}: frame {current.frames_done}/{current.frame_total}"
+        else:
+            state = self.imaging.state if self.imaging else "idle"
         detail = {"uploader_error": self.uploader.last_error} if self.uploader.last_error else {}
         return NodeHeartbeat(node=self.name, role="telescope", software_version=__version__, state=state,
                              spool_backlog=len(self.spool), detail=detail)
@@ -99,7 +133,12 @@ class TelescopeNode:
 
     def start(self) -> None:
         self.uploader.subscribe(self.bus)
+        self.bus.subscribe([names.SAFETY_PATTERN], self.on_safety)
         self.uploader.start()
+        self.jobs.start()
+        self._worker = dramatiq.Worker(self.broker, queues={names.schedule_queue(self.name)}, worker_threads=1,
+                                       worker_timeout=500)
+        self._worker.start()
         self._spawn(self._heartbeats, "heartbeat")
         if self.imaging is not None:
             self._spawn(lambda: self.imaging.run(self._stop), "imaging")
@@ -112,6 +151,9 @@ class TelescopeNode:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._worker is not None:
+            self._worker.stop(timeout=5000)
+        self.jobs.stop()
         self.uploader.stop()
         for thread in self._threads:
             thread.join(timeout=10)

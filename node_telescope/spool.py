@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from common.atomicfile import atomic_write as _atomic_write, fsync_dir as _fsync_dir
 
 
 @dataclass
@@ -28,24 +29,6 @@ class SpoolEntry:
 
     def claimed_datetime(self) -> datetime | None:
         return datetime.fromisoformat(self.claimed_at) if self.claimed_at else None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(target: Path, data: bytes, tmp_dir: Path) -> None:
-    tmp = tmp_dir / f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
 
 
 class Spool:

@@ -41,7 +41,7 @@ def test_two_nodes_200_frames_exactly_once_through_broker_restart_and_worker_kil
         node_toml.write_text(
             f'heartbeat_s = 2\n[node]\nname = "{name}"\n' + s3_and_broker_sections(s3, s3_bucket, amqp)
             + f'[spool]\npath = "{tmp_path / "spool" / name}"\nresend_after_s = 30\nretry_max_s = 2\n'
-            f'[simulator]\nframe_interval_s = 0.05\nmax_frames = {FRAMES_PER_NODE}\nwidth = 256\nheight = 192\n'
+            f'[simulator]\nfree_run = true\nframe_interval_s = 0.05\nmax_frames = {FRAMES_PER_NODE}\nwidth = 256\nheight = 192\n'
             f'targets = ["M31", "M42"]\n')
         node_tomls.append(node_toml)
 

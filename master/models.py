@@ -165,3 +165,30 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobRecord(Base):
+    """The latest word from a telescope node about one schedule job."""
+
+    __tablename__ = "jobs"
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str | None] = mapped_column(String(200))
+    filter_name: Mapped[str | None] = mapped_column(String(60))
+    frames_done: Mapped[int | None] = mapped_column(Integer)
+    frame_total: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SafetyRecord(Base):
+    """Safety verdicts as observatory nodes published them (a history, newest last)."""
+
+    __tablename__ = "safety_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(10))
+    reasons: Mapped[list | None] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_safety_node_at", "node_name", "at"),)

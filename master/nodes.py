@@ -1,12 +1,12 @@
-"""Node registry: heartbeats in, online/offline out."""
+"""What nodes tell the master: heartbeats, job progress, safety verdicts."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from common.contracts import NodeHeartbeat
-from .models import Node
+from common.contracts import JobProgress, NodeHeartbeat, SafetyState
+from .models import JobRecord, Node, SafetyRecord
 
 
 def record_heartbeat(sessions, beat: NodeHeartbeat) -> None:
@@ -37,3 +37,31 @@ def is_online(node: Node, offline_after_s: float, now: datetime | None = None) -
         return False
     now = now or datetime.now(timezone.utc)
     return now - _aware(node.last_seen) <= timedelta(seconds=offline_after_s)
+
+
+def record_job_progress(sessions, progress: JobProgress) -> None:
+    with sessions() as session:
+        job = session.get(JobRecord, progress.job_id)
+        if job is None:
+            job = JobRecord(job_id=progress.job_id, node_name=progress.node)
+            session.add(job)
+        elif job.updated_at is not None and _aware(job.updated_at) > progress.sent_at:
+            return  # progress arrives in order per node, but a redelivery may be late
+        job.state = progress.state
+        job.updated_at = progress.sent_at
+        if progress.target is not None:
+            job.target = progress.target[:200]
+        if progress.filter_name is not None or progress.state == "slewing":
+            job.filter_name = progress.filter_name
+        if progress.frame_index is not None:
+            job.frames_done = progress.frame_index if progress.state != "exposing" else progress.frame_index - 1
+        job.frame_total = progress.frame_total
+        job.reason = progress.reason
+        session.commit()
+
+
+def record_safety(sessions, verdict: SafetyState) -> None:
+    with sessions() as session:
+        session.add(SafetyRecord(node_name=verdict.node, state=verdict.state, reasons=verdict.reasons,
+                                 at=verdict.sent_at))
+        session.commit()

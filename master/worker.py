@@ -1,4 +1,4 @@
-"""The master worker: dramatiq actors (ingest) plus the event consumer (heartbeats).
+"""The master worker: dramatiq actors (ingest) plus the event consumer (node events).
 
 ``obsy master worker`` runs a supervisor that keeps N worker processes alive
 (each with T threads) and consumes node events itself.
@@ -18,14 +18,14 @@ import dramatiq
 from dramatiq import Worker
 
 from common import names
-from common.contracts import InvalidMessage, NodeHeartbeat
+from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, SafetyState
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
 from .models import DeadLetter
-from .nodes import record_heartbeat
+from .nodes import record_heartbeat, record_job_progress, record_safety
 
 log = logging.getLogger(__name__)
-HEARTBEAT_QUEUE = "obsy.master.heartbeats"
+NODE_EVENTS_QUEUE = "obsy.master.node-events"
 
 
 def dead_letter_recorder(services):
@@ -70,11 +70,15 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
 
 
 def subscribe_events(services) -> None:
-    def on_event(routing_key, message):
-        if isinstance(message, NodeHeartbeat):
-            record_heartbeat(services.sessions, message)
+    recorders = {NodeHeartbeat: record_heartbeat, JobProgress: record_job_progress, SafetyState: record_safety}
 
-    services.bus.subscribe([names.HEARTBEAT_PATTERN], on_event, queue_name=HEARTBEAT_QUEUE)
+    def on_event(routing_key, message):
+        record = recorders.get(type(message))
+        if record is not None:
+            record(services.sessions, message)
+
+    services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN], on_event,
+                           queue_name=NODE_EVENTS_QUEUE)
 
 
 def run_worker_process(config, threads: int) -> None:

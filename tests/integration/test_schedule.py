@@ -11,7 +11,7 @@ from common.config import BrokerConfig
 from common.contracts import JobProgress, SafetyState, ScheduleJob
 from common.events import RabbitEventBus
 from common.jobs import make_broker, send_schedule
-from master.models import Frame
+from master.models import Frame, JobRecord, SafetyRecord
 from .helpers import print_log_tails, private_env, run_obsy, s3_and_broker_sections, start_obsy, stop_group, wait_for
 
 
@@ -73,6 +73,15 @@ def test_schedule_through_broker_to_repository_and_unsafe_interrupt(rabbitmq, po
         [stopped] = [p for p in progress if p.job_id == "night-2" and p.state == "interrupted"]
         assert "rain" in stopped.reason and stopped.frame_index == 0
         assert len(frames()) == 12
+
+        # The master keeps the jobs' outcome and the safety history.
+        def jobs():
+            with engine.connect() as connection:
+                return dict(connection.execute(select(JobRecord.job_id, JobRecord.state)).all())
+
+        wait_for(lambda: jobs() == {"night-1": "done", "night-2": "interrupted"}, 20, "job records on the master")
+        with engine.connect() as connection:
+            assert connection.execute(select(SafetyRecord.state, SafetyRecord.reasons)).all() == [("unsafe", ["rain"])]
     finally:
         broker.close()
         bus.close()

@@ -64,3 +64,26 @@ def test_nodes_api(services, client):
     first = items[0]
     assert first["spool_backlog"] == 2 and first["detail"] == {"camera": "sim"} and first["role"] == "telescope"
     assert first["last_seen"].endswith("+00:00")
+
+
+def test_job_progress_and_safety_verdicts_are_recorded_and_shown(services, client):
+    from common.contracts import JobProgress, SafetyState
+    from master.nodes import record_job_progress, record_safety
+
+    now = datetime.now(timezone.utc)
+    for offset, fields in enumerate([
+            dict(state="started"), dict(state="slewing", target="M 13"),
+            dict(state="exposing", target="M 13", filter_name="R", frame_index=3),
+            dict(state="frame", target="M 13", filter_name="R", frame_index=3)]):
+        record_job_progress(services.sessions, JobProgress(job_id="night-1", node="scope1", frame_total=12,
+                                                           sent_at=now + timedelta(seconds=offset), **fields))
+    # A late, older message does not roll the record back.
+    record_job_progress(services.sessions, JobProgress(job_id="night-1", node="scope1", state="started",
+                                                       sent_at=now - timedelta(seconds=5)))
+    record_safety(services.sessions, SafetyState(node="roof1", state="safe", sent_at=now - timedelta(minutes=9)))
+    record_safety(services.sessions, SafetyState(node="roof1", state="unsafe", reasons=["rain", "wind 45 km/h"]))
+    html = client.get("/nodes").data.decode()
+    job = re.search(r'<tr data-job="night-1".*?</tr>', html, re.S).group(0)
+    assert "frame" in job and "M 13" in job and re.search(r"3\s*/\s*12", job)
+    verdict = re.search(r'<tr data-safety="roof1".*?</tr>', html, re.S).group(0)
+    assert "unsafe" in verdict and "rain; wind 45 km/h" in verdict

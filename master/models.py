@@ -64,10 +64,19 @@ class Target(Base):
     __tablename__ = "targets"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    ra_deg: Mapped[float | None] = mapped_column(Float)
+    ra_deg: Mapped[float | None] = mapped_column(Float)  # J2000
     dec_deg: Mapped[float | None] = mapped_column(Float)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str | None] = mapped_column(Text)
+    object_type: Mapped[str | None] = mapped_column(String(60))
+    magnitude: Mapped[float | None] = mapped_column(Float)
+    size_major_arcmin: Mapped[float | None] = mapped_column(Float)
+    size_minor_arcmin: Mapped[float | None] = mapped_column(Float)
+    constellation: Mapped[str | None] = mapped_column(String(20))
+    catalog_id: Mapped[str | None] = mapped_column(String(60))
+    common_names: Mapped[list | None] = mapped_column(JSON)
+    tags: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Node(Base):

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from common import paths
-from . import api, auth, frames, health, nodes
+from . import api, auth, frames, health, nodes, targets
 from .context import close_db
 from .formatting import register_filters
 
@@ -65,7 +65,7 @@ def create_app(services) -> Flask:
     login_manager = LoginManager(app)
     login_manager.user_loader(auth.load_user)
 
-    for module in (auth, health, frames, nodes, api):
+    for module in (auth, health, frames, nodes, targets, api):
         app.register_blueprint(module.bp)
     register_filters(app)
 

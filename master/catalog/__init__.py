@@ -1,0 +1,1 @@
+"""Finding targets: the offline OpenNGC catalogue and coordinates typed by people."""

@@ -1,0 +1,136 @@
+"""Targets: search the offline catalogue, add by name or coordinates, CSV in and out."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from master.catalog.openngc import search
+from master.models import Target
+from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv, import_csv
+from .context import db, get_or_404
+
+bp = Blueprint("targets", __name__)
+
+
+class CoordinatesForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    ra = StringField("RA (J2000)", validators=[DataRequired()], description="10:41:02 (hours) or 160.26 (degrees)")
+    dec = StringField("Dec (J2000)", validators=[DataRequired()], description="+41:16:09 or 41.27")
+    tags = StringField("Tags", description="comma separated")
+    public = BooleanField("Public")
+    notes = TextAreaField("Notes")
+
+
+class CatalogAddForm(FlaskForm):
+    catalog_name = StringField("Catalogue name", validators=[DataRequired(), Length(max=60)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired()])
+
+
+def _targets() -> list[Target]:
+    return list(db().scalars(select(Target).order_by(Target.name)))
+
+
+@bp.get("/targets")
+def index():
+    query = request.args.get("q", "").strip()
+    results = search(query) if query else []
+    return render_template("targets/index.html", targets=_targets(), query=query, results=results,
+                           coords_form=CoordinatesForm(), add_form=CatalogAddForm(), import_form=ImportForm())
+
+
+@bp.post("/targets/from-catalog")
+def add_catalog():
+    form = CatalogAddForm()
+    if form.validate_on_submit():
+        matches = search(form.catalog_name.data, limit=1)
+        if not matches:
+            flash(f"{form.catalog_name.data!r} is not in the offline catalogue", "error")
+        else:
+            try:
+                target = add_from_catalog(db(), matches[0])
+                db().commit()
+                flash(f"{target.name} added", "ok")
+                return redirect(url_for("targets.detail", target_id=target.id))
+            except TargetError as exc:
+                db().rollback()
+                flash(str(exc), "error")
+    return redirect(url_for("targets.index"))
+
+
+@bp.post("/targets/by-coordinates")
+def add_coordinates():
+    form = CoordinatesForm()
+    if form.validate_on_submit():
+        try:
+            tags = sorted({t.strip() for t in (form.tags.data or "").split(",") if t.strip()}) or None
+            target = add_by_coordinates(db(), form.name.data, form.ra.data, form.dec.data, tags=tags,
+                                        public=form.public.data, notes=form.notes.data or None)
+            db().commit()
+            flash(f"{target.name} added", "ok")
+            return redirect(url_for("targets.detail", target_id=target.id))
+        except TargetError as exc:
+            db().rollback()
+            flash(str(exc), "error")
+    else:
+        for field, errors in form.errors.items():
+            flash(f"{field}: {'; '.join(errors)}", "error")
+    return redirect(url_for("targets.index"))
+
+
+@bp.get("/targets/<int:target_id>")
+def detail(target_id: int):
+    return render_template("targets/detail.html", target=get_or_404(Target, target_id))
+
+
+@bp.post("/targets/<int:target_id>/delete")
+def delete(target_id: int):
+    form = FlaskForm()
+    if form.validate_on_submit():
+        target = get_or_404(Target, target_id)
+        db().delete(target)
+        db().commit()
+        flash(f"{target.name} deleted", "ok")
+    return redirect(url_for("targets.index"))
+
+
+@bp.get("/targets/export.csv")
+def export():
+    return Response(export_csv(db()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=obsy-targets.csv"})
+
+
+@bp.post("/targets/import")
+def import_():
+    form = ImportForm()
+    if form.validate_on_submit():
+        raw = form.file.data.read(2_000_000)
+        try:
+            added, problems = import_csv(db(), raw.decode("utf-8-sig"))
+            db().commit()
+            flash(f"{added} targets imported" + (f"; {len(problems)} rows skipped" if problems else ""), "ok")
+            for problem in problems[:20]:
+                flash(problem, "error")
+        except (TargetError, UnicodeDecodeError) as exc:
+            db().rollback()
+            flash(f"import failed: {exc}", "error")
+    return redirect(url_for("targets.index"))
+
+
+@bp.get("/api/v1/targets")
+def api_list():
+    fields = ("id", "name", "ra_deg", "dec_deg", "object_type", "magnitude", "size_major_arcmin",
+              "size_minor_arcmin", "constellation", "catalog_id", "common_names", "tags", "public", "notes")
+    return jsonify(items=[{f: getattr(t, f) for f in fields} for t in _targets()])
+
+
+@bp.get("/api/v1/catalog/search")
+def api_search():
+    query = request.args.get("q", "").strip()
+    return jsonify(query=query, source="OpenNGC (offline)", items=[e.to_dict() for e in search(query)])

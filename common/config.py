@@ -102,6 +102,43 @@ class SimulatorConfig(Section):
     filters: list[str] = Field(default_factory=lambda: ["L", "R", "G", "B"])
 
 
+class IndiConfig(Section):
+    """The INDI backend: indiserver address, which devices to drive, and how long to wait."""
+
+    host: str = Field(default="127.0.0.1", description="indiserver host")
+    port: int = Field(default=7624, ge=1, le=65535, description="indiserver port")
+    mount: str = Field(default="", description="mount device name; empty means the first telescope device")
+    camera: str = Field(default="", description="camera device name; empty means the first CCD device")
+    wheel: str = Field(default="", description="filter wheel device name; empty means the first device that is only a filter wheel, else the camera's own")
+    focuser: str = Field(default="", description="focuser device name; empty means the first focuser (used only with focus_position)")
+    focus_position: int = Field(default=-1, ge=-1, description="absolute focuser position to move to on connect; -1 leaves the focuser alone")
+    filter_aliases: list[str] = Field(default_factory=list, description='schedule filter = wheel slot name, e.g. ["L=Luminance", "Ha=H_Alpha"]; single letters also match the one slot name they start')
+    cooler: bool = Field(default=False, description="turn the camera cooler to cooler_setpoint_c on connect")
+    cooler_setpoint_c: float = Field(default=-10.0, ge=-100, le=50)
+    site_from_mount: bool = Field(default=True, description="true: read the site from the mount's GEOGRAPHIC_COORD; false: write site_* below to it on connect")
+    site_latitude_deg: float = Field(default=0.0, ge=-90, le=90)
+    site_longitude_deg: float = Field(default=0.0, ge=-180, le=180, description="east positive")
+    site_elevation_m: float = Field(default=0.0, ge=-500, le=9000)
+    connect_timeout_s: float = Field(default=15.0, gt=0, description="server connection and each device's CONNECTION")
+    slew_timeout_s: float = Field(default=180.0, gt=0)
+    slew_tolerance_arcsec: float = Field(default=60.0, gt=0, description="a slew that ends farther than this from the target fails")
+    park_timeout_s: float = Field(default=120.0, gt=0, description="park and unpark (the INDI telescope simulator parks in about 27 s)")
+    filter_timeout_s: float = Field(default=60.0, gt=0)
+    focus_timeout_s: float = Field(default=120.0, gt=0)
+    exposure_margin_s: float = Field(default=60.0, gt=0, description="wait this much longer than the exposure for the image (readout, download)")
+
+    @model_validator(mode="after")
+    def _aliases(self):
+        for alias in self.filter_aliases:
+            name, sep, slot = alias.partition("=")
+            if not sep or not name.strip() or not slot.strip():
+                raise ValueError(f"filter_aliases entry {alias!r} must look like 'L=Luminance'")
+        return self
+
+    def alias_map(self) -> dict[str, str]:
+        return {name.strip(): slot.strip() for name, _, slot in (a.partition("=") for a in self.filter_aliases)}
+
+
 class RoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OBSY_", env_nested_delimiter="__", extra="forbid")
 
@@ -128,12 +165,13 @@ class MasterConfig(RoleSettings):
 
 
 class TelescopeConfig(RoleSettings):
-    backend: Literal["simulator"] = Field(default="simulator", description="what runs schedule jobs")
+    backend: Literal["simulator", "indi"] = Field(default="simulator", description="what runs schedule jobs")
     node: NodeIdentity = Field(default_factory=NodeIdentity)
     store: StoreConfig = Field(default_factory=StoreConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    indi: IndiConfig = Field(default_factory=IndiConfig)
     heartbeat_s: float = Field(default=15.0, gt=0)
 
 
@@ -155,6 +193,7 @@ class ThresholdConfig(Section):
     safe_below: float | None = Field(default=None, description="safe again at or below this; default unsafe_above")
     unsafe_below: float | None = Field(default=None, description="unsafe when the value is below this")
     safe_above: float | None = Field(default=None, description="safe again at or above this; default unsafe_below")
+    unsafe_after_s: float = Field(default=0.0, ge=0, description="the value must stay beyond the unsafe limit this long before a safe source turns unsafe; 0 means at once")
 
     @model_validator(mode="after")
     def _pairs(self):

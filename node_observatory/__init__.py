@@ -1,1 +1,1 @@
-"""OBSY observatory node (built in later issues)."""
+"""OBSY observatory node: the safety monitor (``safety``); roof control, cloud detection and forecasts come later."""

@@ -1,0 +1,108 @@
+"""``obsy observatory``: the observatory node (safety monitor for now; roof control comes later)."""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+import click
+
+from common.cli import load_role_config
+
+from .safety.monitor import SafetyMonitor, SafetyStatus
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _value_text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_status(status: SafetyStatus) -> str:
+    """A readable table of the state and every source."""
+    when = status.time.isoformat(timespec="seconds")
+    lines = [f"state: {status.state.value}  (conditions {status.conditions.value}, at {when})"]
+    lines += [f"  - {reason}" for reason in status.reasons]
+    lines.append("")
+    lines.append(f"{'source':<16} {'kind':<9} {'verdict':<8} {'age':>9}  values")
+    for source in status.sources:
+        age = "-" if source.age_s is None else f"{round(source.age_s):d} s"
+        values = source.reading.values if source.reading else {}
+        shown = ", ".join(f"{k}={_value_text(v)}" for k, v in values.items())
+        lines.append(f"{source.name:<16} {'required' if source.required else 'advisory':<9} "
+                     f"{source.verdict.value:<8} {age:>9}  {shown}")
+        lines += [f"{'':<16} {'':<9} {'':<8} {'':>9}  ! {reason}" for reason in source.reasons]
+    return "\n".join(lines)
+
+
+def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
+             echo: Callable[[str], None], clock: Callable[[], datetime] = utc_now) -> SafetyStatus | None:
+    """Step the monitor every ``tick_s`` until ``stop`` is set; echo each change of state."""
+    last: SafetyStatus | None = None
+    while not stop.is_set():
+        status = monitor.step(clock())
+        if last is None or status.state is not last.state:
+            reasons = "; ".join(status.reasons) or "all required sources safe"
+            echo(f"{status.time.isoformat(timespec='seconds')} safety {status.state.value}: {reasons}")
+        last = status
+        stop.wait(tick_s)
+    return last
+
+
+@click.group("observatory", invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config (default ~/.config/obsy/observatory.toml).")
+@click.pass_context
+def observatory_group(ctx, config_path) -> None:
+    """The observatory node: for now, the safety monitor, printing each change of state."""
+    ctx.obj = {"config_path": config_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    from .safety.factory import build_monitor
+
+    config = load_role_config("observatory", config_path)
+    monitor = build_monitor(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s); "
+               "no broker or roof control yet")
+    run_loop(monitor, config.safety.tick_s, stop, click.echo)
+
+
+@observatory_group.command("status")
+@click.option("--once", is_flag=True, help="Evaluate every source once and exit (required for now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config (default ~/.config/obsy/observatory.toml).")
+@click.pass_context
+def status_command(ctx, once: bool, as_json: bool, config_path: str | None) -> None:
+    """Read every configured safety source once and print the combined state.
+
+    The minimum safe time is not applied to a one-shot evaluation: the state shows the
+    conditions now. Exit status 0 when safe, 1 otherwise.
+    """
+    from .safety.factory import build_monitor
+
+    if not once:
+        raise click.UsageError("asking a running node for its status needs the broker (not built yet); "
+                               "use --once to evaluate the sources here")
+    config = load_role_config("observatory", config_path or (ctx.obj or {}).get("config_path"))
+    monitor = build_monitor(config, hold_at_start=False)
+    started = time.monotonic()
+    status = monitor.step(utc_now())
+    if as_json:
+        payload = status.to_dict()
+        payload["node"] = config.node.name
+        payload["elapsed_s"] = round(time.monotonic() - started, 3)
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(format_status(status))
+    ctx.exit(0 if status.is_safe else 1)

@@ -1,0 +1,110 @@
+"""The source interface and helpers to read a file or run a command without letting errors escape."""
+from __future__ import annotations
+
+import abc
+import logging
+import shlex
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..reading import Reading
+
+log = logging.getLogger(__name__)
+
+#: no safety input file is expected to be larger than this
+MAX_INPUT_BYTES = 32 * 1024 * 1024
+
+
+class SourceError(Exception):
+    """The input cannot be used; the message is the reason shown to the user."""
+
+
+class SafetySource(abc.ABC):
+    """Something that says whether it is safe to observe.
+
+    Subclasses implement :meth:`measure`; :meth:`read` never raises: any error becomes an
+    ``unknown`` reading whose reason says what went wrong.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def read(self, now: datetime) -> Reading:
+        try:
+            return self.measure(now)
+        except SourceError as exc:
+            return Reading.unknown(self.name, str(exc))
+        except Exception as exc:  # a bug or an unexpected input must not stop the monitor
+            log.exception("safety source %s failed", self.name)
+            return Reading.unknown(self.name, f"source failed: {type(exc).__name__}: {exc}")
+
+    @abc.abstractmethod
+    def measure(self, now: datetime) -> Reading:
+        """Return a reading, or raise :class:`SourceError` with a reason."""
+
+
+def read_bytes(path: str | Path, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise SourceError(f"file {path} does not exist") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise SourceError(f"file {path} is larger than {max_bytes} bytes")
+    return data
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    data = read_bytes(path, max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def file_mtime(path: str | Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
+    except OSError as exc:
+        raise SourceError(f"cannot stat {path}: {exc.strerror or exc}") from None
+
+
+def run_command(command: str, timeout_s: float = 20.0, max_bytes: int = 1024 * 1024) -> str:
+    """Run ``command`` (split like a shell would, but without a shell) and return its stdout."""
+    argv = shlex.split(command)
+    if not argv:
+        raise SourceError("command is empty")
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        raise SourceError(f"command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"command {argv[0]} did not finish within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise SourceError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise SourceError(f"command {argv[0]} exited with status {done.returncode}: {tail[0][:200]}")
+    if len(done.stdout) > max_bytes:
+        raise SourceError(f"command {argv[0]} printed more than {max_bytes} bytes")
+    return done.stdout.decode("utf-8", "replace")
+
+
+def parse_time(text: object, default_tz=timezone.utc) -> datetime:
+    """ISO 8601 (``T`` or space, optional ``Z``/offset); naive times are in ``default_tz``."""
+    if not isinstance(text, str) or not text.strip():
+        raise SourceError(f"time {text!r} is not an ISO 8601 string")
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise SourceError(f"time {text!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_tz)
+    return moment.astimezone(timezone.utc)

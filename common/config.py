@@ -139,6 +139,25 @@ class IndiConfig(Section):
         return {name.strip(): slot.strip() for name, _, slot in (a.partition("=") for a in self.filter_aliases)}
 
 
+MQTT_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # one MQTT topic level: no '/', '+' or '#'
+
+
+class MqttConfig(Section):
+    """The MQTT broker that carries live state (``<topic_prefix>/<site>/...``)."""
+
+    host: str = Field(default="", description="broker host; empty means no live publishing")
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str = ""
+    password: str = ""
+    tls: bool = Field(default=False, description="connect with TLS (system CA certificates)")
+    topic_prefix: str = Field(default="obsy", pattern=MQTT_NAME_PATTERN, description="first topic level")
+    site: str = Field(default="home", pattern=MQTT_NAME_PATTERN, description="second topic level: the site's name")
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest back-off between reconnects")
+    home_assistant: bool = Field(default=False, description="also publish Home Assistant MQTT discovery configs")
+    discovery_prefix: str = Field(default="homeassistant", pattern=MQTT_NAME_PATTERN)
+
+
 class RoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OBSY_", env_nested_delimiter="__", extra="forbid")
 
@@ -162,6 +181,7 @@ class MasterConfig(RoleSettings):
     web: WebConfig = Field(default_factory=WebConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     nodes: NodesConfig = Field(default_factory=NodesConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
 
 
 class TelescopeConfig(RoleSettings):
@@ -282,12 +302,29 @@ class ObservatoryConfig(RoleSettings):
     node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    publish_every_s: float = Field(default=30.0, gt=0, description="republish the safety state this often even when it does not change")
+
+
+class RemoteWebConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=0, le=65535, description="0 picks a free port")
+    threads: int = Field(default=16, ge=2, le=256, description="waitress threads; each open live page holds one")
+    max_streams: int = Field(default=12, ge=1, le=250, description="live pages served at once; more get 503 and retry")
+    title: str = "OBSY observatory"
+    master_url: str = Field(default="", description="public base URL of the master portal, for frame links; empty: no links")
+
+
+class RemoteConfig(RoleSettings):
+    mqtt: MqttConfig = Field(default_factory=lambda: MqttConfig(host="127.0.0.1"))
+    web: RemoteWebConfig = Field(default_factory=RemoteWebConfig)
 
 
 ROLE_CONFIGS: dict[str, type[RoleSettings]] = {
     "master": MasterConfig,
     "telescope": TelescopeConfig,
     "observatory": ObservatoryConfig,
+    "remote": RemoteConfig,
 }
 
 

@@ -10,6 +10,7 @@ from typing import Callable
 
 import click
 
+from common import names
 from common.cli import load_role_config
 
 from .safety.monitor import SafetyMonitor, SafetyStatus
@@ -43,11 +44,13 @@ def format_status(status: SafetyStatus) -> str:
 
 
 def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
-             echo: Callable[[str], None], clock: Callable[[], datetime] = utc_now) -> SafetyStatus | None:
+             echo: Callable[[str], None], clock: Callable[[], datetime] = utc_now,
+             on_status: Callable[[SafetyStatus], object] = lambda status: None) -> SafetyStatus | None:
     """Step the monitor every ``tick_s`` until ``stop`` is set; echo each change of state."""
     last: SafetyStatus | None = None
     while not stop.is_set():
         status = monitor.step(clock())
+        on_status(status)
         if last is None or status.state is not last.state:
             reasons = "; ".join(status.reasons) or "all required sources safe"
             echo(f"{status.time.isoformat(timespec='seconds')} safety {status.state.value}: {reasons}")
@@ -61,7 +64,7 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
               help="TOML config (default ~/.config/obsy/observatory.toml).")
 @click.pass_context
 def observatory_group(ctx, config_path) -> None:
-    """The observatory node: for now, the safety monitor, printing each change of state."""
+    """The observatory node: for now, the safety monitor, publishing and printing its verdict."""
     ctx.obj = {"config_path": config_path}
     if ctx.invoked_subcommand is not None:
         return
@@ -72,9 +75,17 @@ def observatory_group(ctx, config_path) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s); "
-               "no broker or roof control yet")
-    run_loop(monitor, config.safety.tick_s, stop, click.echo)
+    from common.events import make_event_bus
+    from .publish import SafetyPublisher
+
+    bus = make_event_bus(config.broker)
+    click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
+               f"publishing on {names.safety_key(config.node.name)}; no roof control yet")
+    try:
+        run_loop(monitor, config.safety.tick_s, stop, click.echo,
+                 on_status=SafetyPublisher(bus, config.node.name, config.publish_every_s))
+    finally:
+        bus.close()
 
 
 @observatory_group.command("status")

@@ -193,7 +193,7 @@ def test_loop_prints_each_change_of_state(config_path):
 def test_node_command_runs_the_loop(config_path, monkeypatch):
     calls = []
     monkeypatch.setattr(observatory_cli.signal, "signal", lambda *a: None)
-    monkeypatch.setattr(observatory_cli, "run_loop", lambda monitor, tick_s, stop, echo: calls.append(len(monitor.slots)))
+    monkeypatch.setattr(observatory_cli, "run_loop", lambda monitor, tick_s, stop, echo, **kw: calls.append(len(monitor.slots)))
     result = CliRunner().invoke(obsy, ["observatory", "--config", str(config_path)])
     assert result.exit_code == 0 and "safety monitor with 4 source(s)" in result.output
     assert calls == [4]

@@ -15,7 +15,7 @@ from common.events import EventBus, make_event_bus
 from common.jobs import make_broker
 from common.objectstore import ObjectStore, open_store
 from . import __version__
-from .backends import make_backend
+from .backends import BackendError, make_backend
 from .jobs import JobRunner, JobStore
 from .spool import Spool
 from .uploader import Uploader
@@ -109,8 +109,14 @@ class TelescopeNode:
             log.warning("%s: stopping imaging and parking", reason)
             if self.jobs.current is not None:
                 self.jobs.interrupt(reason)
-            elif not self.backend.is_parked():
-                self.backend.park()
+                return
+            try:
+                if not self.backend.is_parked():
+                    self.backend.park()
+            except BackendError as exc:
+                # Nothing else can park it from here: say so loudly; the observatory's own
+                # interlock keeps the roof where it is while the mount is not parked.
+                log.critical("%s, but the mount could not be parked: %s", reason, exc)
 
     def heartbeat(self) -> NodeHeartbeat:
         current = self.jobs.current

@@ -6,8 +6,9 @@
 #   postgresql       database (tests run a private cluster with initdb/postgres)
 #   mosquitto        MQTT broker
 #   chromium         headless browser for the portal's end-to-end tests
+#   indi-bin         indiserver and the INDI simulator drivers (INDI backend tests)
 # Extra packages can be given after the profile or in OBSY_EXTRA_PACKAGES (space separated), e.g.
-#   scripts/install-system.sh test indi-bin
+#   scripts/install-system.sh test kstars
 #
 # Idempotent and quick when everything is present (a dpkg-query, no apt-get at all).
 # `apt-get update` runs only when something is missing. Uses sudo when not root.
@@ -23,7 +24,7 @@ if ! "${OBSY_PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 case "$profile" in
     runtime) ;;
-    test) PACKAGES+=(rabbitmq-server postgresql mosquitto chromium) ;;
+    test) PACKAGES+=(rabbitmq-server postgresql mosquitto chromium indi-bin) ;;
     *) echo "install-system: unknown profile '$profile' (use runtime or test)" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2206

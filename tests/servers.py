@@ -1,4 +1,4 @@
-"""Real servers owned by a test session: RabbitMQ, PostgreSQL, an S3 server and Mosquitto.
+"""Real servers owned by a test session: RabbitMQ, PostgreSQL, an S3 server, Mosquitto and indiserver.
 
 Every server runs as a private process tree listening on 127.0.0.1 only, on free ports, with all
 of its data, configuration and logs in a private temporary directory. Nothing here touches the
@@ -36,6 +36,7 @@ Times measured on the reference machine (Debian 12, 2 cores, root), start() unti
                      start after kill() ~0.06 s.
     S3Server         0.4-0.6 s (moto_server is a Python program importing moto).
     MosquittoServer  ~0.02 s.
+    IndiServer       see its docstring.
 
 Safety nets: an ``atexit`` handler stops every server still running when the Python process
 exits, and each running server has a small watchdog process (same Python, a few MB) that waits
@@ -79,6 +80,7 @@ __all__ = [
     "PostgresServer",
     "S3Server",
     "MosquittoServer",
+    "IndiServer",
 ]
 
 HOST = "127.0.0.1"
@@ -1112,3 +1114,131 @@ class MosquittoServer(_PopenServer):
                 last = exc
             time.sleep(0.01)
         raise self._fail(f"mosquitto does not answer MQTT CONNECT: {last!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# INDI
+# --------------------------------------------------------------------------------------------
+
+INDI_SIMULATORS = ("indi_simulator_telescope", "indi_simulator_ccd", "indi_simulator_wheel",
+                   "indi_simulator_focus")
+
+
+class IndiServer(_PopenServer):
+    """A private ``indiserver`` (INDI 1.9.9) running the given drivers (default: the telescope,
+    CCD, filter wheel and focuser simulators) on ``port``.
+
+    It has its own local socket (``-u``; without it a second indiserver dies on the shared
+    abstract socket), its own driver FIFO (``-f``, see ``start_driver``/``stop_driver``) and a
+    private HOME: drivers keep their state (park position, config) in ``$HOME/.indi``, so a
+    restart() keeps it and a stop() forgets it. indiserver listens on all interfaces (it has no
+    bind option); clients use 127.0.0.1. Ready when every driver has defined its CONNECTION
+    property in answer to ``<getProperties version='1.7'/>`` (about 0.2-0.5 s)."""
+
+    kind = "indi"
+    start_timeout = 30.0
+
+    def __init__(self, drivers: Iterable[str] = INDI_SIMULATORS, base_dir=None):
+        self.drivers = list(drivers)
+        super().__init__(base_dir)
+
+    @property
+    def home(self) -> Path:
+        return self._dir / "home"
+
+    @property
+    def fifo(self) -> Path:
+        return self._dir / "drivers.fifo"
+
+    def _check_installed(self) -> None:
+        self._exe = _require(_which("indiserver"), "indiserver", "indi-bin")
+        self._driver_exes = [_require(_which(d), d, "indi-bin") if "@" not in d else d for d in self.drivers]
+
+    def _allocate_ports(self) -> None:
+        self._port = free_port()
+
+    def _ports(self) -> list[int]:
+        return [self._port] if self._port else []
+
+    def _prepare(self) -> None:
+        (self.home / ".indi").mkdir(parents=True, exist_ok=True)
+
+    def _launch(self) -> None:
+        if self.fifo.exists():
+            self.fifo.unlink()
+        os.mkfifo(self.fifo)
+        env = {**os.environ, "HOME": str(self.home)}
+        self._spawn([self._exe, "-v", "-p", str(self._port), "-u", str(self._dir / "indiserver.sock"),
+                     "-f", str(self.fifo), *self._driver_exes], env=env, console="indiserver.log")
+        deadline = time.monotonic() + self.start_timeout
+        last: object = "no answer"
+        while time.monotonic() < deadline:
+            if not self._alive():
+                raise self._fail(f"indiserver exited with code {self._proc.returncode}")
+            try:
+                devices = self.connected_devices(timeout=1.0)
+                if len(devices) >= len(self.drivers):
+                    return
+                last = f"devices defined so far: {sorted(devices)}"
+            except OSError as exc:
+                last = exc
+            time.sleep(0.05)
+        raise self._fail(f"indiserver does not answer getProperties with every driver: {last}")
+
+    def connected_devices(self, timeout: float = 1.0) -> set[str]:
+        """Names of the devices that define CONNECTION now (one getProperties round trip)."""
+        import re
+
+        found: set[str] = set()
+        with socket.create_connection((HOST, self._port), timeout=timeout) as s:
+            s.sendall(b"<getProperties version='1.7'/>\n")
+            end = time.monotonic() + timeout
+            data = b""
+            while time.monotonic() < end and len(found) < len(self.drivers):
+                s.settimeout(max(0.01, end - time.monotonic()))
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+                for m in re.finditer(rb"<defSwitchVector\s[^>]*>", data):
+                    tag = m.group(0)
+                    if re.search(rb"name=['\"]CONNECTION['\"]", tag):
+                        dev = re.search(rb"device=['\"]([^'\"]*)['\"]", tag)
+                        if dev:
+                            found.add(dev.group(1).decode())
+        return found
+
+    def getprop(self, spec: str = "*.*.*", timeout: float = 5.0) -> dict[str, str]:
+        """``indi_getprop`` against this server: {'Device.PROP.ELEMENT': 'value'}. A fully named
+        element returns at once; a wildcard (``*``) always waits the whole timeout."""
+        out = subprocess.run(["indi_getprop", "-h", HOST, "-p", str(self._port), "-t", str(max(1, int(timeout))),
+                              spec], capture_output=True, text=True, timeout=timeout + 10)
+        values = {}
+        for line in out.stdout.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip()
+        return values
+
+    def setprop(self, spec: str, timeout: float = 5.0) -> None:
+        """``indi_setprop`` against this server, e.g. ``'Telescope Simulator.TELESCOPE_PARK.PARK=On'``."""
+        subprocess.run(["indi_setprop", "-h", HOST, "-p", str(self._port), "-t", str(max(1, int(timeout))), spec],
+                       check=True, capture_output=True, timeout=timeout + 10)
+
+    def start_driver(self, driver: str) -> None:
+        """Start one more driver through the FIFO (indiserver's dynamic driver start)."""
+        with open(self.fifo, "w") as f:
+            f.write(f"start {self._driver_path(driver)}\n")
+
+    def stop_driver(self, driver: str) -> None:
+        """Stop a running driver through the FIFO: its devices disappear from the server."""
+        with open(self.fifo, "w") as f:
+            f.write(f"stop {self._driver_path(driver)}\n")
+
+    @staticmethod
+    def _driver_path(driver: str) -> str:
+        # indiserver names a driver by the exact string it was started with (here: the full path).
+        return driver if "/" in driver or "@" in driver else (_which(driver) or driver)

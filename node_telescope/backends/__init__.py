@@ -9,4 +9,8 @@ def make_backend(config) -> ImagingBackend:
         from .simulator import SimulatorBackend
 
         return SimulatorBackend(config)
+    if config.backend == "indi":
+        from .indi import IndiBackend
+
+        return IndiBackend(config)
     raise BackendError(f"backend {config.backend!r} is not available")

@@ -1,6 +1,6 @@
 """Real servers for the integration tests (see tests/servers.py).
 
-Session-scoped: ``rabbitmq``, ``postgres``, ``s3``, ``mosquitto`` (started on first use, stopped
+Session-scoped: ``rabbitmq``, ``postgres``, ``s3``, ``mosquitto``, ``indiserver`` (started on first use, stopped
 at the end of the session). Function-scoped: ``pg_url`` (SQLAlchemy URL of a fresh database)
 and ``s3_bucket`` (name of a fresh, empty bucket).
 
@@ -22,7 +22,7 @@ _ROOT = _HERE.parent.parent
 if str(_ROOT) not in sys.path:  # so that "tests.servers" imports however pytest is invoked
     sys.path.insert(0, str(_ROOT))
 
-from tests.servers import MosquittoServer, PostgresServer, RabbitMQServer, S3Server  # noqa: E402
+from tests.servers import IndiServer, MosquittoServer, PostgresServer, RabbitMQServer, S3Server  # noqa: E402
 
 # Session servers started so far; after each test any of them that a test left stopped or
 # killed is started again, so one test's outage cannot break the next test.
@@ -106,3 +106,11 @@ def s3_bucket(s3):
             s3.remove_bucket(name)
     except Exception:
         pass
+
+
+@pytest.fixture(scope="session")
+def indiserver():
+    """A private indiserver with the telescope, CCD, filter wheel and focuser simulators:
+    ``.port``, ``.getprop(spec)``, ``.setprop(spec)``, ``.stop_driver(name)``. Drivers keep state
+    (park position, parked or not) for the whole session."""
+    yield from _session_server(IndiServer())

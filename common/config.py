@@ -315,8 +315,12 @@ class RemoteWebConfig(Section):
     master_url: str = Field(default="", description="public base URL of the master portal, for frame links; empty: no links")
 
 
+class RemoteMqttConfig(MqttConfig):
+    host: str = Field(default="127.0.0.1", min_length=1, description="broker host")
+
+
 class RemoteConfig(RoleSettings):
-    mqtt: MqttConfig = Field(default_factory=lambda: MqttConfig(host="127.0.0.1"))
+    mqtt: RemoteMqttConfig = Field(default_factory=RemoteMqttConfig)
     web: RemoteWebConfig = Field(default_factory=RemoteWebConfig)
 
 

@@ -21,6 +21,7 @@ from common import names
 from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, SafetyState
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
+from .live import start_live_publisher
 from .models import DeadLetter
 from .nodes import record_heartbeat, record_job_progress, record_safety
 
@@ -116,6 +117,7 @@ def supervise(config, config_path: str | None, processes: int, threads: int) -> 
 
     services = MasterServices(config)  # migrates once, before children start
     subscribe_events(services)
+    live_publisher = start_live_publisher(services)  # MQTT live topics, when [mqtt] host is set
     command = [sys.executable, "-m", "master.worker_process", "--threads", str(threads)]
     if config_path:
         command += ["--config", str(config_path)]
@@ -141,4 +143,6 @@ def supervise(config, config_path: str | None, processes: int, threads: int) -> 
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if live_publisher is not None:
+            live_publisher.stop()
         services.close()

@@ -1,1 +1,1 @@
-"""OBSY remote node (built in later issues)."""
+"""OBSY remote node: a public, read-only live site fed by the master's MQTT topics."""

@@ -56,3 +56,35 @@ def print_log_tails(folder: Path, lines: int = 15) -> None:
     for log in sorted(folder.iterdir()):
         tail = log.read_text(errors="replace").splitlines()[-lines:]
         sys.stdout.write(f"--- {log.name} (tail)\n" + "\n".join(tail) + "\n")
+
+
+def start_master_worker(tmp_path: Path, db_url: str, sections: str, logs: Path, env: dict,
+                        processes: int = 1, threads: int = 2) -> subprocess.Popen:
+    """Write the master's config, migrate its database and start `obsy master worker`."""
+    config = tmp_path / "master.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n' + sections
+                      + f"[worker]\nprocesses = {processes}\nthreads = {threads}\n")
+    run_obsy(["master", "migrate", "--config", str(config)], env)
+    return start_obsy(["master", "worker", "--config", str(config)], logs / "worker.log", env)
+
+
+class JobWatcher:
+    """Collects the telescope nodes' job progress events from the real broker."""
+
+    def __init__(self, amqp_url: str, queue_name: str):
+        from common import names
+        from common.events import RabbitEventBus
+
+        self.progress: list = []
+        self.bus = RabbitEventBus(amqp_url)
+        self.bus.subscribe([names.JOB_PROGRESS_PATTERN], lambda key, message: self.progress.append(message),
+                           queue_name=queue_name)
+
+    def states(self, job_id: str) -> list[str]:
+        return [p.state for p in list(self.progress) if p.job_id == job_id]
+
+    def last(self, job_id: str, state: str):
+        return [p for p in list(self.progress) if p.job_id == job_id and p.state == state][-1]
+
+    def close(self) -> None:
+        self.bus.close()

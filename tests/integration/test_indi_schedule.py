@@ -4,7 +4,6 @@ repository; an unsafe event during a long exposure aborts it, parks the mount an
 the job."""
 from __future__ import annotations
 
-import threading
 import time
 
 from astropy.io import fits
@@ -12,11 +11,11 @@ from sqlalchemy import create_engine, select
 
 from common import names
 from common.config import BrokerConfig
-from common.contracts import JobProgress, SafetyState, ScheduleJob
-from common.events import RabbitEventBus
+from common.contracts import SafetyState, ScheduleJob
 from common.jobs import make_broker, send_schedule
 from master.models import Frame
-from .helpers import print_log_tails, private_env, run_obsy, s3_and_broker_sections, start_obsy, stop_group, wait_for
+from .helpers import (JobWatcher, print_log_tails, private_env, s3_and_broker_sections, start_master_worker, start_obsy,
+                      stop_group, wait_for)
 
 MOUNT = "Telescope Simulator"
 
@@ -34,33 +33,19 @@ def three_targets(job_id: str, exposure_s: float, park_at_end: bool) -> Schedule
 def test_indi_schedule_to_repository_and_unsafe_interrupt(indiserver, rabbitmq, postgres, s3, s3_bucket, tmp_path):
     db_url = postgres.create_database("indi_schedule")
     sections = s3_and_broker_sections(s3, s3_bucket, rabbitmq.url)
-    master = tmp_path / "master.toml"
-    master.write_text(f'[database]\nurl = "{db_url}"\n' + sections + "[worker]\nprocesses = 1\nthreads = 2\n")
     node = tmp_path / "scope1.toml"
     node.write_text('backend = "indi"\nheartbeat_s = 2\n[node]\nname = "scope1"\n' + sections
                     + f'[spool]\npath = "{tmp_path / "spool"}"\n'
                     + f'[indi]\nport = {indiserver.port}\nfilter_aliases = ["B=Blue"]\npark_timeout_s = 60\n'
                     + "site_from_mount = false\nsite_latitude_deg = 48.5\nsite_longitude_deg = 7.75\n")
     env = private_env(tmp_path)
-    run_obsy(["master", "migrate", "--config", str(master)], env)
     logs = tmp_path / "logs"
     logs.mkdir()
-    worker = start_obsy(["master", "worker", "--config", str(master)], logs / "worker.log", env)
+    worker = start_master_worker(tmp_path, db_url, sections, logs, env)
     telescope = start_obsy(["telescope", "--config", str(node)], logs / "telescope.log", env)
     engine = create_engine(db_url)
-    bus = RabbitEventBus(rabbitmq.url)
-    progress: list[JobProgress] = []
-    seen = threading.Condition()
-
-    def on_progress(key, message):
-        with seen:
-            progress.append(message)
-            seen.notify_all()
-
-    def states(job_id):
-        return [p.state for p in list(progress) if p.job_id == job_id]
-
-    bus.subscribe([names.JOB_PROGRESS_PATTERN], on_progress, queue_name="test.indi.progress")
+    watcher = JobWatcher(rabbitmq.url, "test.indi.progress")
+    states, bus = watcher.states, watcher.bus
     broker = make_broker(BrokerConfig(kind="rabbitmq", url=rabbitmq.url))
     try:
         send_schedule(broker, three_targets("indi-1", exposure_s=1, park_at_end=False))
@@ -97,7 +82,7 @@ def test_indi_schedule_to_repository_and_unsafe_interrupt(indiserver, rabbitmq, 
         bus.publish(names.safety_key("roof1"), SafetyState(node="roof1", state="unsafe", reasons=["rain"]))
         t0 = time.monotonic()
         wait_for(lambda: "interrupted" in states("indi-2"), 60, "indi-2 interrupted")
-        [stopped] = [p for p in progress if p.job_id == "indi-2" and p.state == "interrupted"]
+        stopped = watcher.last("indi-2", "interrupted")
         assert "rain" in stopped.reason and stopped.frame_index == 0
         assert time.monotonic() - t0 < 15, "the exposure was not aborted: the job ran on"
         assert indiserver.getprop(f"{MOUNT}.TELESCOPE_PARK.PARK") == {f"{MOUNT}.TELESCOPE_PARK.PARK": "On"}
@@ -106,7 +91,7 @@ def test_indi_schedule_to_repository_and_unsafe_interrupt(indiserver, rabbitmq, 
         assert len(frames()) == 6
     finally:
         broker.close()
-        bus.close()
+        watcher.close()
         stop_group(telescope)
         stop_group(worker)
         print_log_tails(logs)

@@ -2,17 +2,15 @@
 every frame reaches the master repository; an unsafe event stops the job and parks."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import create_engine, select
 
 from common import names
 from common.config import BrokerConfig
-from common.contracts import JobProgress, SafetyState, ScheduleJob
-from common.events import RabbitEventBus
+from common.contracts import SafetyState, ScheduleJob
 from common.jobs import make_broker, send_schedule
 from master.models import Frame, JobRecord, SafetyRecord
-from .helpers import print_log_tails, private_env, run_obsy, s3_and_broker_sections, start_obsy, stop_group, wait_for
+from .helpers import (JobWatcher, print_log_tails, private_env, s3_and_broker_sections, start_master_worker, start_obsy,
+                      stop_group, wait_for)
 
 
 def three_targets(job_id: str, exposure_s: float, count: int) -> ScheduleJob:
@@ -27,29 +25,18 @@ def three_targets(job_id: str, exposure_s: float, count: int) -> ScheduleJob:
 def test_schedule_through_broker_to_repository_and_unsafe_interrupt(rabbitmq, postgres, s3, s3_bucket, tmp_path):
     db_url = postgres.create_database("schedule")
     sections = s3_and_broker_sections(s3, s3_bucket, rabbitmq.url)
-    master = tmp_path / "master.toml"
-    master.write_text(f'[database]\nurl = "{db_url}"\n' + sections + "[worker]\nprocesses = 1\nthreads = 2\n")
     node = tmp_path / "scope1.toml"
     node.write_text('heartbeat_s = 2\n[node]\nname = "scope1"\n' + sections
                     + f'[spool]\npath = "{tmp_path / "spool"}"\n'
                     + '[simulator]\ntime_scale = 200\nwidth = 320\nheight = 240\n')
     env = private_env(tmp_path)
-    run_obsy(["master", "migrate", "--config", str(master)], env)
     logs = tmp_path / "logs"
     logs.mkdir()
-    worker = start_obsy(["master", "worker", "--config", str(master)], logs / "worker.log", env)
+    worker = start_master_worker(tmp_path, db_url, sections, logs, env)
     telescope = start_obsy(["telescope", "--config", str(node)], logs / "telescope.log", env)
     engine = create_engine(db_url)
-    bus = RabbitEventBus(rabbitmq.url)
-    progress: list[JobProgress] = []
-    seen = threading.Condition()
-
-    def on_progress(key, message):
-        with seen:
-            progress.append(message)
-            seen.notify_all()
-
-    bus.subscribe([names.JOB_PROGRESS_PATTERN], on_progress, queue_name="test.progress")
+    watcher = JobWatcher(rabbitmq.url, "test.progress")
+    bus = watcher.bus
     broker = make_broker(BrokerConfig(kind="rabbitmq", url=rabbitmq.url))
     try:
         send_schedule(broker, three_targets("night-1", exposure_s=30, count=2))
@@ -61,16 +48,14 @@ def test_schedule_through_broker_to_repository_and_unsafe_interrupt(rabbitmq, po
         wait_for(lambda: len(frames()) == 12, 120, "12 frames of the schedule in the repository")
         expected = sorted((t, f, 30.0) for t in ("M 13", "M 27", "M 81") for f in ("R", "B") for _ in range(2))
         assert sorted(tuple(row) for row in frames()) == expected
-        wait_for(lambda: any(p.job_id == "night-1" and p.state == "done" for p in progress), 30, "job done")
+        wait_for(lambda: "done" in watcher.states("night-1"), 30, "job done")
 
         # Long exposures; the sky turns unsafe during the first one.
         send_schedule(broker, three_targets("night-2", exposure_s=1200, count=1))
-        wait_for(lambda: any(p.job_id == "night-2" and p.state == "exposing" for p in progress), 60,
-                 "night-2 exposing")
+        wait_for(lambda: "exposing" in watcher.states("night-2"), 60, "night-2 exposing")
         bus.publish(names.safety_key("roof1"), SafetyState(node="roof1", state="unsafe", reasons=["rain"]))
-        wait_for(lambda: any(p.job_id == "night-2" and p.state == "interrupted" for p in progress), 10,
-                 "night-2 interrupted")
-        [stopped] = [p for p in progress if p.job_id == "night-2" and p.state == "interrupted"]
+        wait_for(lambda: "interrupted" in watcher.states("night-2"), 10, "night-2 interrupted")
+        stopped = watcher.last("night-2", "interrupted")
         assert "rain" in stopped.reason and stopped.frame_index == 0
         assert len(frames()) == 12
 
@@ -84,7 +69,7 @@ def test_schedule_through_broker_to_repository_and_unsafe_interrupt(rabbitmq, po
             assert connection.execute(select(SafetyRecord.state, SafetyRecord.reasons)).all() == [("unsafe", ["rain"])]
     finally:
         broker.close()
-        bus.close()
+        watcher.close()
         stop_group(telescope)
         stop_group(worker)
         print_log_tails(logs)

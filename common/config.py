@@ -68,6 +68,7 @@ class WebConfig(Section):
     workers: int = Field(default=2, ge=1, le=64)
     secret_key: str = Field(default="", description="Flask secret key; empty means one generated and kept in the data directory")
     public_url: str = ""
+    session_hours: float = Field(default=12, gt=0, description="a portal login lasts this long")
 
 
 class WorkerConfig(Section):
@@ -298,11 +299,30 @@ class SafetyConfig(Section):
         return self
 
 
+class RoofConfig(Section):
+    """The roof (or dome shutter) and the two independent "is the mount parked" sources."""
+
+    kind: Literal["none", "simulator", "indi"] = Field(default="none", description="none: no roof control")
+    indi_host: str = Field(default="127.0.0.1", description="indi: indiserver with the roof and the mount")
+    indi_port: int = Field(default=7624, ge=1, le=65535)
+    device: str = Field(default="RollOff Simulator", description="indi: roof or dome device name")
+    style: Literal["rolloff", "shutter"] = Field(default="rolloff", description="rolloff: DOME_PARK moves the roof; shutter: DOME_SHUTTER")
+    mount_device: str = Field(default="Telescope Simulator", description="indi: mount read directly for TELESCOPE_PARK")
+    telescope_node: str = Field(default="scope1", pattern=NODE_NAME_PATTERN, description="telescope node whose mount reports are the second park source")
+    park_max_age_s: float = Field(default=60.0, gt=0, description="a park report older than this counts as not parked")
+    park_timeout_s: float = Field(default=180.0, gt=0, description="wait this long for both sources to say parked before a CRITICAL alarm")
+    motion_timeout_s: float = Field(default=60.0, gt=0, description="a roof move that takes longer is an error")
+    min_safe_s: float = Field(default=900.0, ge=0, description="never reopen sooner than this after the sky was last not safe (the monitor applies its own too)")
+    auto_open: bool = Field(default=False, description="open by itself when the sky turns safe; false: only on a manual command")
+    state_file: str = Field(default="", description="where the last roof state is written; empty means the data directory")
+
+
 class ObservatoryConfig(RoleSettings):
     node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    roof: RoofConfig = Field(default_factory=RoofConfig)
     publish_every_s: float = Field(default=30.0, gt=0, description="republish the safety state this often even when it does not change")
 
 

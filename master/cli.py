@@ -1,4 +1,4 @@
-"""Master subcommands: ``obsy master web|worker|migrate|create-admin`` and ``obsy ingest``."""
+"""Master subcommands: ``obsy master web|worker|migrate|create-admin|user|token`` and ``obsy ingest``."""
 from __future__ import annotations
 
 import json
@@ -67,6 +67,106 @@ def create_admin_command(config_path, username, password) -> None:
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"admin {username} created")
+
+
+def _services(config_path):
+    from .services import MasterServices
+
+    return MasterServices(load_role_config("master", config_path), bus=None)
+
+
+@master_group.group("user")
+def user_group() -> None:
+    """Portal users (admins can also manage them on the Users page)."""
+
+
+@user_group.command("create")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "observer", "guest"]), default="observer", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_create_command(config_path, username, role, password) -> None:
+    """Create a portal user."""
+    from .web.auth import UserError, create_user
+
+    services = _services(config_path)
+    try:
+        create_user(services.sessions, username, password, role=role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
+    click.echo(f"{role} {username} created")
+
+
+@user_group.command("list")
+@CONFIG_OPTION
+def user_list_command(config_path) -> None:
+    """List portal users."""
+    from sqlalchemy import select
+
+    from .models import User
+
+    services = _services(config_path)
+    with services.sessions() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            click.echo(f"{user.id}\t{user.username}\t{user.role}\t{'active' if user.active else 'deactivated'}")
+    services.close()
+
+
+@master_group.group("token")
+def token_group() -> None:
+    """API tokens for scripts (sent as "Authorization: Bearer <token>" to /api/v1)."""
+
+
+@token_group.command("create")
+@CONFIG_OPTION
+@click.argument("username")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+def token_create_command(config_path, username, name, scope) -> None:
+    """Create a token for USERNAME and print it (this is the only time it is shown)."""
+    from sqlalchemy import select
+
+    from .models import User
+    from .web.tokens import TokenError, create_token
+
+    services = _services(config_path)
+    try:
+        with services.sessions() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user named {username!r}")
+            try:
+                row, token = create_token(session, user, name, scope)
+            except TokenError as exc:
+                raise click.ClickException(str(exc)) from None
+            session.commit()
+            click.echo(f"token {row.id} ({scope}) for {username}; it is shown only now:", err=True)
+            click.echo(token)
+    finally:
+        services.close()
+
+
+@token_group.command("revoke")
+@CONFIG_OPTION
+@click.argument("token_id", type=int)
+def token_revoke_command(config_path, token_id) -> None:
+    """Revoke the token with id TOKEN_ID."""
+    from .models import ApiToken
+    from .web.tokens import revoke
+
+    services = _services(config_path)
+    try:
+        with services.sessions() as session:
+            row = session.get(ApiToken, token_id)
+            if row is None:
+                raise click.ClickException(f"no token with id {token_id}")
+            revoke(row)
+            session.commit()
+    finally:
+        services.close()
+    click.echo(f"token {token_id} revoked")
 
 
 @click.command("ingest")

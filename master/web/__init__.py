@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from common import paths
-from . import api, auth, frames, health, nodes, targets
+from . import account, api, auth, frames, health, nodes, public, targets, users
+from .access import allowed, enforce_access
 from .context import close_db
 from .formatting import register_filters
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # master/
 REFRESH_SECONDS = 10
 
-# Endpoints anyone may reach; everything else needs a logged-in, active user.
-PUBLIC_ENDPOINTS = frozenset({"health.health", "auth.login", "static"})
+from .throttle import LoginThrottle
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -57,6 +58,8 @@ def create_app(services) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=web.session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a login lasts session_hours, active or not
         OBSY_REFRESH_SECONDS=REFRESH_SECONDS,
         OBSY_HTTPS=secure,
     )
@@ -64,16 +67,18 @@ def create_app(services) -> Flask:
     CSRFProtect(app)
     login_manager = LoginManager(app)
     login_manager.user_loader(auth.load_user)
+    login_manager.request_loader(auth.load_token_user)
+    app.extensions["obsy_login_throttle"] = LoginThrottle()
 
-    for module in (auth, health, frames, nodes, targets, api):
+    for module in (auth, account, users, public, health, frames, nodes, targets, api):
         app.register_blueprint(module.bp)
     register_filters(app)
 
-    app.before_request(_require_login)
+    app.before_request(enforce_access)
     app.after_request(_security_headers)
     app.teardown_appcontext(close_db)
     app.register_error_handler(CSRFError, _csrf_error)
-    for code in (400, 403, 404, 405, 503):
+    for code in (400, 403, 404, 405, 429, 503):
         app.register_error_handler(code, _http_error)
 
     @app.get("/")
@@ -82,7 +87,7 @@ def create_app(services) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"refresh_seconds": app.config["OBSY_REFRESH_SECONDS"]}
+        return {"refresh_seconds": app.config["OBSY_REFRESH_SECONDS"], "allowed": allowed}
 
     return app
 
@@ -124,15 +129,6 @@ def _read_key(path: Path) -> str:
 
 def _is_api() -> bool:
     return request.path.startswith("/api/")
-
-
-def _require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
-        return None
-    if _is_api():
-        return jsonify(error="authentication required"), 401
-    target = request.full_path.rstrip("?")
-    return redirect(url_for("auth.login", next=target))
 
 
 def _security_headers(response):

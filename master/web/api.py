@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1 (read-only for now; needs a logged-in session)."""
+"""The JSON API under /api/v1 (read-only for now; a logged-in session or an API token, see access.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for

@@ -1,10 +1,11 @@
-"""Log in and out (Flask-Login), and create portal users."""
+"""Log in and out (Flask-Login, rate limited), API tokens as logins, and portal users."""
 from __future__ import annotations
 
 import hashlib
+import time
 from functools import lru_cache
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from master.models import User
+from . import tokens
 from .context import db
 
 bp = Blueprint("auth", __name__)
@@ -50,12 +52,21 @@ def create_user(sessions, username: str, password: str, role: str = "admin") -> 
         return user
 
 
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new (hashed) password; every session of theirs then ends."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    user.password_hash = generate_password_hash(password)
+
+
 class PortalUser(UserMixin):
     """What Flask-Login keeps for the request: a detached copy of the user row.
 
     The session id includes a fingerprint of the password hash, so changing a
     password logs out every other session of that user.
     """
+
+    token_scope: str | None = None  # set when the request came with an API token
 
     def __init__(self, user: User):
         self.user_id = user.id
@@ -78,12 +89,32 @@ def password_fingerprint(password_hash: str) -> str:
 
 def load_user(session_id: str) -> PortalUser | None:
     user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
+    if not user_id.isdigit() or _login_expired():
         return None
     user = db().get(User, int(user_id))
     if user is None or not user.active or password_fingerprint(user.password_hash) != fingerprint:
         return None
     return PortalUser(user)
+
+
+def _login_expired() -> bool:
+    """A login lasts [web] session_hours from the moment of logging in, however busy the session."""
+    started = session.get("login_at")
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    return not isinstance(started, (int, float)) or time.time() - started > lifetime
+
+
+def load_token_user(req) -> PortalUser | None:
+    """Flask-Login's request loader: ``Authorization: Bearer <token>`` on the JSON API only."""
+    token = tokens.bearer_token(req.headers.get("Authorization"))
+    if token is None or not req.path.startswith("/api/v1/"):
+        return None
+    row = tokens.lookup(db(), token)
+    if row is None:
+        return None
+    user = PortalUser(row.user)
+    user.token_scope = row.scope
+    return user
 
 
 @lru_cache(maxsize=1)
@@ -123,13 +154,23 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        throttle = current_app.extensions["obsy_login_throttle"]
+        wait_s = throttle.retry_after(form.username.data, request.remote_addr)
+        if wait_s > 0:
+            minutes = max(1, round(wait_s / 60))
+            error = f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            return render_template("auth/login.html", form=form, error=error), 429
         user = authenticate(db(), form.username.data, form.password.data)
         if user is None:
+            throttle.failed(form.username.data, request.remote_addr)
             error = "Wrong username or password."
         elif not user.active:
             error = "This account is disabled."
         else:
+            throttle.succeeded(form.username.data)
             session.clear()  # a fresh session: nothing carried over from before login
+            session.permanent = True  # the cookie expires after [web] session_hours
+            session["login_at"] = time.time()
             login_user(PortalUser(user))
             return redirect(destination)
     elif request.method == "POST":

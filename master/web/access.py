@@ -1,0 +1,94 @@
+"""Who may reach which endpoint: one explicit rule per endpoint, checked before every request.
+
+The rule is the least role an endpoint needs; roles are ranked anonymous < guest <
+observer < admin. An endpoint missing from ``ACCESS`` is refused for everyone,
+so a new route cannot go live before someone has decided who may use it.
+Guests are read-only whatever the table says: they may only log out.
+API tokens act for their user; a "read" token may only read.
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+ROLE_RANK = {"anonymous": 0, "guest": 1, "observer": 2, "admin": 3}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+GUEST_MAY_POST = frozenset({"auth.logout"})
+
+ACCESS: dict[str, str] = {
+    # open to everyone
+    "static": "anonymous",
+    "health.health": "anonymous",
+    "auth.login": "anonymous",
+    "public.targets": "anonymous",
+    "public.api_targets": "anonymous",
+    # any logged-in user: reading
+    "index": "guest",
+    "auth.logout": "guest",
+    "account.index": "guest",
+    "frames.index": "guest",
+    "frames.detail": "guest",
+    "frames.thumb": "guest",
+    "frames.preview": "guest",
+    "frames.download": "guest",
+    "nodes.index": "guest",
+    "targets.index": "guest",
+    "targets.detail": "guest",
+    "targets.export": "guest",
+    "targets.api_list": "guest",
+    "targets.api_search": "guest",
+    "api.frames": "guest",
+    "api.frame": "guest",
+    "api.nodes": "guest",
+    # observers: targets and their own account
+    "targets.add_catalog": "observer",
+    "targets.add_coordinates": "observer",
+    "targets.delete": "observer",
+    "targets.import_": "observer",
+    "account.password": "observer",
+    "account.create_token": "observer",
+    "account.revoke_token": "observer",
+    # admins: users
+    "users.index": "admin",
+    "users.create": "admin",
+    "users.set_active": "admin",
+    "users.reset_password": "admin",
+}
+
+
+def role_of(user) -> str:
+    return user.role if user.is_authenticated else "anonymous"
+
+
+def allowed(endpoint: str, user=None, method: str = "GET") -> bool:
+    """May ``user`` (default: the request's) use ``endpoint`` with ``method``?"""
+    user = current_user if user is None else user
+    needed = ACCESS.get(endpoint)
+    if needed is None:
+        return False
+    role = role_of(user)
+    if ROLE_RANK.get(role, 0) < ROLE_RANK[needed]:
+        return False
+    if method not in SAFE_METHODS and needed != "anonymous":
+        if role == "guest" and endpoint not in GUEST_MAY_POST:
+            return False
+        if getattr(user, "token_scope", None) == "read":
+            return False
+    return True
+
+
+def enforce_access():
+    """``before_request``: the login page, a 401, a 403, or nothing (go ahead)."""
+    endpoint = request.endpoint
+    if endpoint is None:  # no such URL or method: a 404/405, but only for users who are logged in
+        endpoint = "index"
+    elif endpoint not in ACCESS:
+        current_app.logger.error("endpoint %s has no access rule; refused", endpoint)
+        abort(403)
+    if allowed(endpoint, current_user, request.method):
+        return None
+    if not current_user.is_authenticated:
+        if request.path.startswith("/api/"):
+            return jsonify(error="authentication required"), 401
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    abort(403)

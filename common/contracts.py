@@ -163,9 +163,37 @@ class SafetyState(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+ROOF_STATES = ("closed", "opening", "open", "closing", "error", "unknown")
+
+
+class RoofState(Message):
+    """Event: an observatory node's roof (or dome shutter), on every change."""
+
+    SCHEMA: ClassVar[str] = "obsy.roof_state"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    state: Literal["closed", "opening", "open", "closing", "error", "unknown"]
+    since: datetime | None = None  # when the roof entered this state
+    # what the controller is doing: idle, parking, closing, opening, waiting_park, blocked, alarm
+    activity: str = "idle"
+    alarm: str | None = None
+    alarm_level: Literal["warning", "critical"] | None = None
+    mount_parked: dict[str, bool | None] = Field(default_factory=dict)  # park source -> parked (None: stale)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class MountReport(Message):
+    """Event: a telescope node's mount is parked or not, as its backend last read it."""
+
+    SCHEMA: ClassVar[str] = "obsy.mount_report"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    parked: bool | None  # None: the node could not read its mount
+    reason: str | None = None
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
-                                JobProgress, SafetyState)
+                                JobProgress, SafetyState, RoofState, MountReport)
 }
 
 

@@ -38,6 +38,19 @@ def job_progress_key(node: str) -> str:
 def safety_key(node: str) -> str:
     return f"observatory.{node}.safety"
 
+
+ROOF_PATTERN = "observatory.*.roof"
+MOUNT_PATTERN = "telescope.*.mount"
+
+
+def roof_key(node: str) -> str:
+    return f"observatory.{node}.roof"
+
+
+def mount_key(node: str) -> str:
+    return f"telescope.{node}.mount"
+
+
 # where a node drops a frame before claiming it with an ingest job
 def incoming_key(node: str, sha256: str) -> str:
     return f"incoming/{node}/{sha256}.fits"

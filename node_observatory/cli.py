@@ -1,4 +1,4 @@
-"""``obsy observatory``: the observatory node (safety monitor for now; roof control comes later)."""
+"""``obsy observatory``: the observatory node: safety monitor and, when ``[roof]`` is configured, roof control."""
 from __future__ import annotations
 
 import json
@@ -59,6 +59,16 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
     return last
 
 
+def status_handler(publish: Callable[[SafetyStatus], object], roof=None) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, then let the roof controller act on it."""
+    def handle(status: SafetyStatus) -> None:
+        publish(status)
+        if roof is not None:
+            roof.on_safety(status.state.value, status.time)
+            roof.step()
+    return handle
+
+
 @click.group("observatory", invoke_without_command=True)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="TOML config (default ~/.config/obsy/observatory.toml).")
@@ -78,12 +88,18 @@ def observatory_group(ctx, config_path) -> None:
     from common.events import make_event_bus
     from .publish import SafetyPublisher
 
+    from .roof.factory import build_roof_controller
+
     bus = make_event_bus(config.broker)
+    roof = build_roof_controller(config, bus)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
-               f"publishing on {names.safety_key(config.node.name)}; no roof control yet")
+               f"publishing on {names.safety_key(config.node.name)}; "
+               + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control"))
     try:
+        if roof is not None:
+            roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
-                 on_status=SafetyPublisher(bus, config.node.name, config.publish_every_s))
+                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof))
     finally:
         bus.close()
 

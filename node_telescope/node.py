@@ -10,7 +10,7 @@ from pathlib import Path
 import dramatiq
 
 from common import names, paths
-from common.contracts import InvalidMessage, NodeHeartbeat, SafetyState, ScheduleJob, parse_message
+from common.contracts import InvalidMessage, MountReport, NodeHeartbeat, SafetyState, ScheduleJob, parse_message
 from common.events import EventBus, make_event_bus
 from common.jobs import make_broker
 from common.objectstore import ObjectStore, open_store
@@ -128,10 +128,18 @@ class TelescopeNode:
         return NodeHeartbeat(node=self.name, role="telescope", software_version=__version__, state=state,
                              spool_backlog=len(self.spool), detail=detail)
 
+    def mount_report(self) -> MountReport:
+        """Parked or not, as the backend reads it now; the observatory's roof interlock uses it."""
+        try:
+            return MountReport(node=self.name, parked=bool(self.backend.is_parked()))
+        except Exception as exc:
+            return MountReport(node=self.name, parked=None, reason=str(exc)[:500])
+
     def _heartbeats(self) -> None:
         while True:
             try:
                 self.bus.publish(names.heartbeat_key("telescope", self.name), self.heartbeat())
+                self.bus.publish(names.mount_key(self.name), self.mount_report())
             except Exception as exc:
                 log.warning("heartbeat not sent: %s", exc)
             if self._stop.wait(self.config.heartbeat_s):

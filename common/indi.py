@@ -8,6 +8,7 @@ what did not happen (``IndiError``, or the subclass's ``error`` class). BLOBs ar
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -59,6 +60,17 @@ def _require_pyindi(error: type[Exception] = IndiError):
 
 
 _STATES = {}
+# Every client ever made, kept until the process ends. pyindi-client's destructor joins the
+# client's listener thread; if the garbage collector freed a client while running on that very
+# thread (it runs on whichever thread allocates), the join would abort the process. Clients are
+# few and long-lived, so keeping them costs nothing; at exit they are disconnected first.
+_ALL: list = []
+
+
+@atexit.register
+def _close_all() -> None:
+    for client in _ALL:
+        client.close(timeout=2.0)
 
 
 def _state_name(state) -> str:
@@ -77,6 +89,7 @@ class IndiClient((PyIndi.BaseClient if PyIndi is not None else object)):
     def __init__(self, host: str, port: int):
         _require_pyindi(self.error)
         super().__init__()
+        _ALL.append(self)
         self.setServer(host, int(port))
         self.host, self.port = host, int(port)
         self.cond = threading.Condition()
@@ -97,10 +110,17 @@ class IndiClient((PyIndi.BaseClient if PyIndi is not None else object)):
                                f"(is it running and reachable?)")
         self.wait_for(lambda: self.connected, timeout, f"indiserver {self.host}:{self.port} to answer")
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Disconnect and wait until the listener thread has said so.
+
+        pyindi-client's destructor joins its listener thread; freeing a client whose
+        listener is still delivering a callback deadlocks the process. So a client is
+        kept referenced (``_ALL``) for the life of the process."""
         try:
             if self.isServerConnected():
                 self.disconnectServer()
+            with self.cond:
+                self.cond.wait_for(lambda: not self.connected, timeout)
         except Exception as exc:  # closing is best effort
             log.debug("disconnectServer: %s", exc)
 

@@ -110,7 +110,7 @@ def test_start_without_broker_returns_at_once_and_stops(services):
     publisher = start_live_publisher(services)
     services.bus.publish(names.safety_key("roof1"), SafetyState(node="roof1", state="safe"))
     services.bus.drain()
-    assert time.monotonic() - began < 2
+    assert time.monotonic() - began < 5  # a blocking connect would hang here much longer
     assert publisher.latest()["obsy/home/safety"]["state"] == "safe"
     assert not publisher.connected.is_set()
     publisher.stop()

@@ -130,14 +130,66 @@ class IndiConfig(Section):
 
     @model_validator(mode="after")
     def _aliases(self):
-        for alias in self.filter_aliases:
-            name, sep, slot = alias.partition("=")
-            if not sep or not name.strip() or not slot.strip():
-                raise ValueError(f"filter_aliases entry {alias!r} must look like 'L=Luminance'")
+        check_filter_aliases(self.filter_aliases)
         return self
 
     def alias_map(self) -> dict[str, str]:
-        return {name.strip(): slot.strip() for name, _, slot in (a.partition("=") for a in self.filter_aliases)}
+        return filter_alias_map(self.filter_aliases)
+
+
+def check_filter_aliases(aliases: list[str]) -> None:
+    for alias in aliases:
+        name, sep, slot = alias.partition("=")
+        if not sep or not name.strip() or not slot.strip():
+            raise ValueError(f"filter_aliases entry {alias!r} must look like 'L=Luminance'")
+
+
+def filter_alias_map(aliases: list[str]) -> dict[str, str]:
+    return {name.strip(): slot.strip() for name, _, slot in (a.partition("=") for a in aliases)}
+
+
+class EkosConfig(Section):
+    """The EKOS backend: KStars on a D-Bus session bus runs each schedule with its own scheduler."""
+
+    dbus_address: str = Field(default="", description="D-Bus session bus of KStars; empty means $DBUS_SESSION_BUS_ADDRESS")
+    start_kstars: bool = Field(default=True, description="start KStars when it is not on the bus (false: attach only)")
+    kstars_command: str = Field(default="kstars", min_length=1)
+    display: str = Field(default="", description="X display for a KStars OBSY starts; empty means $DISPLAY")
+    kstars_home: str = Field(default="", description="HOME for a KStars OBSY starts (its kstarsrc and Ekos profiles); empty means the node's HOME")
+    profile: str = Field(default="OBSY", min_length=1, description="Ekos equipment profile the scheduler uses")
+    create_profile: bool = Field(default=False, description="create or re-point `profile` as a remote profile at indi_host:indi_port before starting KStars")
+    indi_host: str = Field(default="127.0.0.1", description="indiserver of the created profile")
+    indi_port: int = Field(default=7624, ge=1, le=65535)
+    profile_drivers: list[str] = Field(
+        default_factory=lambda: ["Mount=Telescope Simulator", "CCD=CCD Simulator", "Filter=Filter Simulator",
+                                 "Focuser=Focuser Simulator"],
+        description="role=driver label of the created profile (roles: Mount, CCD, Guider, Focuser, Filter, Dome, Weather, AO, Dustcap, Lightbox, GPS, Rotator, Aux1-4); Ekos will not start a profile without drivers")
+    work_dir: str = Field(default="", description="where generated .esl/.esq files and captures go; empty means <spool>/ekos")
+    steps: list[Literal["Track", "Focus", "Align", "Guide"]] = Field(
+        default_factory=lambda: ["Track"], description="scheduler steps per target; add Focus, Align, Guide when the profile has what they need")
+    enforce_twilight: bool = Field(default=True, description="let EKOS wait for astronomical darkness")
+    min_altitude_deg: float = Field(default=0.0, ge=0, le=90, description="EKOS job constraint; 0 leaves it off")
+    filter_aliases: list[str] = Field(default_factory=list, description='schedule filter = Ekos filter name, e.g. ["R=Red", "Ha=H_Alpha"]')
+    start_timeout_s: float = Field(default=60.0, gt=0, description="KStars taking its D-Bus name after start")
+    ekos_timeout_s: float = Field(default=90.0, gt=0, description="Ekos started with the profile and its devices connected")
+    call_timeout_s: float = Field(default=10.0, gt=0, description="each D-Bus call; a KStars that does not answer in time is reported hung")
+    park_timeout_s: float = Field(default=180.0, gt=0)
+    max_job_hours: float = Field(default=16.0, gt=0, le=48, description="a schedule still running after this long is stopped and failed")
+
+    @model_validator(mode="after")
+    def _aliases(self):
+        check_filter_aliases(self.filter_aliases)
+        for entry in self.profile_drivers:
+            role, sep, label = entry.partition("=")
+            if not sep or not role.strip() or not label.strip():
+                raise ValueError(f"profile_drivers entry {entry!r} must look like 'Mount=Telescope Simulator'")
+        return self
+
+    def alias_map(self) -> dict[str, str]:
+        return filter_alias_map(self.filter_aliases)
+
+    def driver_roles(self) -> list[tuple[str, str]]:
+        return [(role.strip(), label.strip()) for role, _, label in (d.partition("=") for d in self.profile_drivers)]
 
 
 MQTT_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # one MQTT topic level: no '/', '+' or '#'
@@ -186,13 +238,14 @@ class MasterConfig(RoleSettings):
 
 
 class TelescopeConfig(RoleSettings):
-    backend: Literal["simulator", "indi"] = Field(default="simulator", description="what runs schedule jobs")
+    backend: Literal["simulator", "indi", "ekos"] = Field(default="simulator", description="what runs schedule jobs")
     node: NodeIdentity = Field(default_factory=NodeIdentity)
     store: StoreConfig = Field(default_factory=StoreConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     indi: IndiConfig = Field(default_factory=IndiConfig)
+    ekos: EkosConfig = Field(default_factory=EkosConfig)
     heartbeat_s: float = Field(default=15.0, gt=0)
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from common.atomicfile import atomic_write
 from common.contracts import JobProgress, ScheduleJob, parse_message
-from .backends import BackendError, ExposureAborted, ImagingBackend
+from .backends import Backend, BackendError, CapturedFrame, ExposureAborted, JobContext, ScheduleBackend
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class JobState:
     frames_done: int = 0
     reason: str | None = None
     shas: list[str] = field(default_factory=list)
+    rows_done: dict[str, int] = field(default_factory=dict)  # schedule backends: frames per "<target>.<row>"
+    picked: list[str] = field(default_factory=list)  # schedule backends: capture files already spooled
 
     @property
     def frame_total(self) -> int:
@@ -38,13 +40,14 @@ class JobState:
 
     def to_json(self) -> bytes:
         return json.dumps({"job": self.job.to_wire(), "state": self.state, "frames_done": self.frames_done,
-                           "reason": self.reason, "shas": self.shas}).encode()
+                           "reason": self.reason, "shas": self.shas, "rows_done": self.rows_done,
+                           "picked": self.picked}).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "JobState":
         data = json.loads(raw)
         return cls(parse_message(data["job"], ScheduleJob), data["state"], data["frames_done"], data["reason"],
-                   data.get("shas", []))
+                   data.get("shas", []), data.get("rows_done", {}), data.get("picked", []))
 
 
 class JobStore:
@@ -86,7 +89,7 @@ class Interrupted(Exception):
 class JobRunner:
     """Runs stored jobs through a backend, one at a time, on its own thread."""
 
-    def __init__(self, node: str, store: JobStore, backend: ImagingBackend, spool: Spool,
+    def __init__(self, node: str, store: JobStore, backend: Backend, spool: Spool,
                  publish: Callable[[JobProgress], None], on_frame: Callable[[], None] = lambda: None):
         self.node = node
         self.store = store
@@ -169,38 +172,11 @@ class JobRunner:
         self.store.save(state)
         self._emit(state, "started", reason="resumed after restart" if resumed else None,
                    frame_index=state.frames_done)
-        index = 0
         try:
-            for target in state.job.targets:
-                todo = sum(row.count for row in target.rows)
-                if index + todo <= state.frames_done:
-                    index += todo
-                    continue
-                self._check()
-                self._emit(state, "slewing", target=target.name)
-                self.backend.slew(target.ra_deg, target.dec_deg, target.name)
-                for row in target.rows:
-                    if index + row.count <= state.frames_done:
-                        index += row.count
-                        continue
-                    self.backend.set_filter(row.filter_name)
-                    for _ in range(row.count):
-                        index += 1
-                        if index <= state.frames_done:
-                            continue
-                        self._check()
-                        self._emit(state, "exposing", target=target.name, filter_name=row.filter_name,
-                                   frame_index=index)
-                        frame = self.backend.expose(row.exposure_s, frame_type=row.frame_type,
-                                                    object_name=target.name, filter_name=row.filter_name,
-                                                    binning=row.binning, gain=row.gain, offset=row.offset)
-                        entry = self.spool.add(frame.data, frame.filename, frame.captured_at)
-                        state.frames_done = index
-                        state.shas.append(entry.sha256)
-                        self.store.save(state)
-                        self.on_frame()
-                        self._emit(state, "frame", target=target.name, filter_name=row.filter_name,
-                                   frame_index=index, sha256=entry.sha256)
+            if isinstance(self.backend, ScheduleBackend):
+                self._run_scheduled(state)
+            else:
+                self._run_sequenced(state)
             if state.job.park_at_end:
                 self.backend.park()
             self._finish(state, "done")
@@ -223,8 +199,76 @@ class JobRunner:
             with self._lock:
                 self.current = None
 
+    def _run_scheduled(self, state: JobState) -> None:
+        """The backend's own scheduler runs the job; each frame it hands back goes into the spool."""
+        job = state.job
+
+        def deliver(frame: CapturedFrame, key: str | None, source: str | None) -> None:
+            entry = self.spool.add(frame.data, frame.filename, frame.captured_at)
+            state.frames_done += 1
+            state.shas.append(entry.sha256)
+            if key is not None:
+                state.rows_done[key] = state.rows_done.get(key, 0) + 1
+            if source is not None:
+                state.picked.append(source)
+            self.store.save(state)
+            self.on_frame()
+            target, filter_name = _row_names(job, key)
+            self._emit(state, "frame", target=target, filter_name=filter_name, frame_index=state.frames_done,
+                       sha256=entry.sha256)
+
+        def progress(kind: str, target: str | None, filter_name: str | None) -> None:
+            index = state.frames_done + 1 if kind == "exposing" else None
+            self._emit(state, kind, target=target, filter_name=filter_name, frame_index=index)
+
+        self._check()
+        # rows_done is the state's own dict: deliver() updates it and the backend reads it.
+        self.backend.run_job(JobContext(job, state.rows_done, set(state.picked), deliver, progress))
+        self._check()
+
+    def _run_sequenced(self, state: JobState) -> None:
+        index = 0
+        for target in state.job.targets:
+            todo = sum(row.count for row in target.rows)
+            if index + todo <= state.frames_done:
+                index += todo
+                continue
+            self._check()
+            self._emit(state, "slewing", target=target.name)
+            self.backend.slew(target.ra_deg, target.dec_deg, target.name)
+            for row in target.rows:
+                if index + row.count <= state.frames_done:
+                    index += row.count
+                    continue
+                self.backend.set_filter(row.filter_name)
+                for _ in range(row.count):
+                    index += 1
+                    if index <= state.frames_done:
+                        continue
+                    self._check()
+                    self._emit(state, "exposing", target=target.name, filter_name=row.filter_name,
+                               frame_index=index)
+                    frame = self.backend.expose(row.exposure_s, frame_type=row.frame_type,
+                                                object_name=target.name, filter_name=row.filter_name,
+                                                binning=row.binning, gain=row.gain, offset=row.offset)
+                    entry = self.spool.add(frame.data, frame.filename, frame.captured_at)
+                    state.frames_done = index
+                    state.shas.append(entry.sha256)
+                    self.store.save(state)
+                    self.on_frame()
+                    self._emit(state, "frame", target=target.name, filter_name=row.filter_name,
+                               frame_index=index, sha256=entry.sha256)
+
     def _park_after(self, state: JobState, reason: str) -> None:
         try:
             self.backend.park()
         except BackendError as exc:
             log.error("park after %s failed: %s", reason, exc)
+
+
+def _row_names(job: ScheduleJob, key: str | None) -> tuple[str | None, str | None]:
+    if key is None:
+        return None, None
+    ti, ri = (int(part) for part in key.split("."))
+    target = job.targets[ti]
+    return target.name, target.rows[ri].filter_name

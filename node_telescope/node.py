@@ -83,7 +83,7 @@ class TelescopeNode:
                                  resend_after_s=config.spool.resend_after_s, retry_max_s=config.spool.retry_max_s)
         self.imaging = SimulatedImaging(config, self.spool, lambda entry: self.uploader.notify()) \
             if config.simulator.free_run else None
-        self.backend = make_backend(config)
+        self.backend = make_backend(config, work_dir=self.spool.root / "ekos")
         self.jobs = JobRunner(self.name, JobStore(self.spool.root / "jobs"), self.backend, self.spool,
                               publish=lambda progress: self.bus.publish(names.job_progress_key(self.name), progress),
                               on_frame=self.uploader.notify)
@@ -168,6 +168,10 @@ class TelescopeNode:
         if self._worker is not None:
             self._worker.stop(timeout=5000)
         self.jobs.stop()
+        try:
+            self.backend.close()
+        except Exception as exc:
+            log.warning("backend %s did not close cleanly: %s", self.backend.name, exc)
         self.uploader.stop()
         for thread in self._threads:
             thread.join(timeout=10)

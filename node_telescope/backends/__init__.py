@@ -1,10 +1,11 @@
 """Imaging backends: one interface, one implementation per way of driving hardware."""
-from .base import BackendError, CapturedFrame, ExposureAborted, ImagingBackend
+from .base import Backend, BackendError, CapturedFrame, ExposureAborted, ImagingBackend, JobContext, ScheduleBackend
 
-__all__ = ["BackendError", "CapturedFrame", "ExposureAborted", "ImagingBackend", "make_backend"]
+__all__ = ["Backend", "BackendError", "CapturedFrame", "ExposureAborted", "ImagingBackend", "JobContext",
+           "ScheduleBackend", "make_backend"]
 
 
-def make_backend(config) -> ImagingBackend:
+def make_backend(config, work_dir=None) -> Backend:
     if config.backend == "simulator":
         from .simulator import SimulatorBackend
 
@@ -13,4 +14,8 @@ def make_backend(config) -> ImagingBackend:
         from .indi import IndiBackend
 
         return IndiBackend(config)
+    if config.backend == "ekos":
+        from .ekos import EkosBackend
+
+        return EkosBackend(config, work_dir)
     raise BackendError(f"backend {config.backend!r} is not available")

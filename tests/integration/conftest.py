@@ -114,3 +114,13 @@ def indiserver():
     ``.port``, ``.getprop(spec)``, ``.setprop(spec)``, ``.stop_driver(name)``. Drivers keep state
     (park position, parked or not) for the whole session."""
     yield from _session_server(IndiServer())
+
+
+@pytest.fixture(scope="session")
+def kstars_desktop():
+    """An Xvfb display and a private D-Bus session bus for KStars: ``.display``, ``.bus_address``,
+    ``.kstars_home`` (kept for the session, so KStars creates its user database once),
+    ``.kstars_processes()``, ``.kill_kstars()``."""
+    from tests.kstars_desktop import KStarsDesktop
+
+    yield from _session_server(KStarsDesktop())

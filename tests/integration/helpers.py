@@ -88,3 +88,25 @@ class JobWatcher:
 
     def close(self) -> None:
         self.bus.close()
+
+
+def ccd_exposure_left(indiserver, camera: str = "CCD Simulator") -> float:
+    key = f"{camera}.CCD_EXPOSURE.CCD_EXPOSURE_VALUE"
+    return float(indiserver.getprop(key)[key])
+
+
+def rain_interrupts_the_job(indiserver, watcher: "JobWatcher", job_id: str, within_s: float,
+                            mount: str = "Telescope Simulator") -> None:
+    """Publish rain; the job must be interrupted within ``within_s`` with the mount parked and the
+    camera no longer exposing, before any frame of it was taken."""
+    from common import names
+    from common.contracts import SafetyState
+
+    watcher.bus.publish(names.safety_key("roof1"), SafetyState(node="roof1", state="unsafe", reasons=["rain"]))
+    t0 = time.monotonic()
+    wait_for(lambda: "interrupted" in watcher.states(job_id), max(60.0, within_s + 30), f"{job_id} interrupted")
+    stopped = watcher.last(job_id, "interrupted")
+    assert "rain" in stopped.reason and stopped.frame_index == 0
+    assert time.monotonic() - t0 < within_s, "the exposure was not aborted: the job ran on"
+    assert indiserver.getprop(f"{mount}.TELESCOPE_PARK.PARK") == {f"{mount}.TELESCOPE_PARK.PARK": "On"}
+    assert ccd_exposure_left(indiserver) == 0, "the camera is still exposing"

@@ -1,0 +1,101 @@
+"""A private desktop for KStars in tests: an Xvfb display and a D-Bus session bus.
+
+KStars itself is started by the code under test (the EKOS backend starts it on
+this display and bus); stopping the desktop also ends any KStars still on the
+bus, found by the bus address in its environment.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.servers import _PopenServer, _require, _which
+
+
+def _free_display(start: int = 90) -> int:
+    for n in range(start, start + 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+class KStarsDesktop(_PopenServer):
+    kind = "kstars-desktop"
+    start_timeout = 20.0
+
+    def __init__(self, base_dir=None):
+        self.display_number: int | None = None
+        super().__init__(base_dir)
+
+    @property
+    def display(self) -> str:
+        return f":{self.display_number}"
+
+    @property
+    def bus_address(self) -> str:
+        return f"unix:path={self._dir / 'bus'}"
+
+    @property
+    def kstars_home(self) -> Path:
+        return self._dir / "kstars-home"
+
+    def _check_installed(self) -> None:
+        self._xvfb = _require(_which("Xvfb"), "Xvfb", "xvfb")
+        self._dbus = _require(_which("dbus-daemon"), "dbus-daemon", "dbus")
+        _require(_which("kstars"), "kstars", "kstars")
+
+    def _allocate_ports(self) -> None:
+        self.display_number = _free_display()
+
+    def _ports(self) -> list[int]:
+        return [self.display_number] if self.display_number is not None else []
+
+    def _prepare(self) -> None:
+        self.kstars_home.mkdir()
+
+    def _launch(self) -> None:
+        bus_socket = self._dir / "bus"
+        # One process tree: the shell starts Xvfb, then becomes the bus daemon.
+        script = (f"{self._xvfb} {self.display} -screen 0 1280x1024x24 -nolisten tcp -noreset "
+                  f"> {self._dir / 'xvfb.log'} 2>&1 & exec {self._dbus} --session --nofork --nopidfile "
+                  f"--address={self.bus_address}")
+        self._spawn(["sh", "-c", script], console="dbus.log")
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if not self._alive():
+                raise self._fail(f"the desktop exited with code {self._proc.returncode}")
+            if bus_socket.exists() and Path(f"/tmp/.X11-unix/X{self.display_number}").exists():
+                return
+            time.sleep(0.05)
+        raise self._fail("Xvfb or the D-Bus daemon did not come up")
+
+    def kstars_processes(self) -> list[psutil.Process]:
+        found = []
+        wanted = f"DBUS_SESSION_BUS_ADDRESS={self.bus_address}"
+        for proc in psutil.process_iter(["name"]):
+            if proc.info["name"] != "kstars":
+                continue
+            try:
+                with open(f"/proc/{proc.pid}/environ", "rb") as f:
+                    if wanted.encode() in f.read().split(b"\0"):
+                        found.append(proc)
+            except OSError:
+                continue
+        return found
+
+    def kill_kstars(self, sig: int = signal.SIGKILL) -> None:
+        for proc in self.kstars_processes():
+            try:
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        psutil.wait_procs(self.kstars_processes(), timeout=15)
+
+    def _graceful_stop(self) -> None:
+        self.kill_kstars(signal.SIGTERM)
+        self.kill_kstars(signal.SIGKILL)
+        super()._graceful_stop()

@@ -1,5 +1,7 @@
 """Observatory config, the monitor built from it, and ``obsy observatory``."""
 import json
+import os
+import shutil
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,7 +53,7 @@ thresholds = {{ kp = {{ unsafe_above = 4, safe_below = 3 }} }}
 [[safety.sources]]
 name = "smoke"
 type = "smoke"
-path = "{FIXTURES / 'smoke.kml'}"
+path = "SMOKE_KML"
 required = false
 max_age_s = 1e12
 within_km = 20
@@ -61,8 +63,13 @@ thresholds = {{ smoke_level = {{ unsafe_above = 1.5, safe_below = 0.5 }} }}
 
 @pytest.fixture
 def config_path(tmp_path):
+    # the smoke reading is stamped with the file's mtime: make it an hour before NOW, not the checkout time
+    smoke = tmp_path / "smoke.kml"
+    shutil.copyfile(FIXTURES / "smoke.kml", smoke)
+    stamp = (NOW - timedelta(hours=1)).timestamp()
+    os.utime(smoke, (stamp, stamp))
     path = tmp_path / "observatory.toml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG.replace("SMOKE_KML", str(smoke)))
     return path
 
 

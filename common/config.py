@@ -232,12 +232,32 @@ class ThresholdConfig(Section):
 
 
 SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke")
+#: types that may be fetched over HTTP instead of read from a file
+FEED_SOURCE_TYPES = ("kp", "ovation", "smoke")
+#: be polite to NOAA: its products change every few minutes at most
+MIN_FEED_CADENCE_S = 60.0
+
+
+def _check_url(name: str, url: str) -> None:
+    from datetime import datetime, timezone
+    from urllib.parse import urlsplit
+
+    try:
+        rendered = url.format(now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(f"source {name!r}: url {url!r} has a placeholder other than {{now:...}} "
+                         f"(strftime codes, e.g. {{now:%Y%m%d}}): {exc}") from None
+    parts = urlsplit(rendered)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"source {name!r}: url {url!r} is not an http:// or https:// URL with a host")
 
 
 class SafetySourceConfig(Section):
     name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
     type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke"]
-    path: str = Field(default="", description="file to read (every type but sun; json may use command instead)")
+    path: str = Field(default="", description="file to read (every type but sun; json may use command instead; kp, ovation and smoke may use url instead)")
+    url: str = Field(default="", description="kp, ovation, smoke: fetch this URL every cadence_s into the cache; {now:%Y%m%d}-style placeholders take the UTC time")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long")
     command: str = Field(default="", description="json only: command whose standard output is the JSON reading")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
@@ -247,19 +267,35 @@ class SafetySourceConfig(Section):
     unsafe_flags: list[str] | None = Field(default=None, description="boolean values that are unsafe at once while true; default ['rain'] for boltwood/json/csv, [] otherwise")
     within_km: float = Field(default=50.0, gt=0, le=2000, description="smoke: count smoke polygons this close to the site")
 
+    def _check_feed(self) -> None:
+        _check_url(self.name, self.url)
+        if self.cadence_s < MIN_FEED_CADENCE_S:
+            raise ValueError(f"source {self.name!r}: cadence_s {self.cadence_s:g} is too often for a "
+                             f"network feed; use {MIN_FEED_CADENCE_S:g} s or more")
+        # read on the cadence, the cached copy is one cadence old: it must still be fresh then
+        if self.max_age_s <= self.cadence_s:
+            raise ValueError(f"source {self.name!r}: max_age_s {self.max_age_s:g} must be larger than "
+                             f"cadence_s {self.cadence_s:g} for a url source")
+
     @model_validator(mode="after")
     def _inputs(self):
+        if self.command and self.type != "json":
+            raise ValueError(f"source {self.name!r}: only type 'json' may use command")
+        if self.url and self.type not in FEED_SOURCE_TYPES:
+            raise ValueError(f"source {self.name!r}: only types {', '.join(FEED_SOURCE_TYPES)} may use url")
         if self.type == "sun":
-            if self.path or self.command:
+            if self.path:
                 raise ValueError(f"source {self.name!r}: type 'sun' is computed and takes no path or command")
         elif self.type == "json":
             if bool(self.path) == bool(self.command):
                 raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
-        else:
-            if self.command:
-                raise ValueError(f"source {self.name!r}: only type 'json' may use command")
-            if not self.path:
-                raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
+        elif self.type in FEED_SOURCE_TYPES:
+            if bool(self.path) == bool(self.url):
+                raise ValueError(f"source {self.name!r}: type {self.type!r} needs exactly one of path and url")
+            if self.url:
+                self._check_feed()
+        elif not self.path:
+            raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
         try:
             import zoneinfo
 
@@ -280,14 +316,21 @@ _SOURCES_EXAMPLE = (
     "\n# timezone = \"Europe/Paris\"\n# unsafe_flags = [\"rain\", \"wet\"]"
     "\n# thresholds = { wind_kmh = { unsafe_above = 40, safe_below = 30 }, humidity = { unsafe_above = 95, safe_below = 90 } }"
     "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
-    "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"\n# path = \"/var/cache/obsy/noaa-planetary-k-index.json\""
-    "\n# max_age_s = 14400\n# required = false\n# thresholds = { kp = { unsafe_above = 6, safe_below = 5 } }"
+    "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"   # path = a file, or url = fetched and cached"
+    "\n# url = \"https://services.swpc.noaa.gov/products/noaa-planetary-k-index-forecast.json\""
+    "\n# cadence_s = 900\n# max_age_s = 14400\n# timeout_s = 10\n# required = false"
+    "\n# thresholds = { kp = { unsafe_above = 6, safe_below = 5 } }"
+    "\n# # observed Kp only: https://services.swpc.noaa.gov/products/noaa-planetary-k-index.json"
+    "\n# # type ovation: https://services.swpc.noaa.gov/json/ovation_aurora_latest.json"
+    "\n# # type smoke (one KML a day, {now:...} is the UTC time): https://satepsanone.nesdis.noaa.gov"
+    "\n# #   /pub/FIRE/web/HMS/Smoke_Polygons/KML/{now:%Y}/{now:%m}/hms_smoke{now:%Y%m%d}.kml"
 )
 
 
 class SafetyConfig(Section):
     min_safe_minutes: float = Field(default=15.0, ge=0, le=1440, description="conditions must stay safe this long before the state returns to safe")
     tick_s: float = Field(default=1.0, gt=0, le=60, description="how often the node loop checks which sources are due")
+    cache_dir: str = Field(default="", description="where url sources keep their last good response; empty means <data dir>/cache/safety")
     sources: list[SafetySourceConfig] = Field(default_factory=list, description=_SOURCES_EXAMPLE)
 
     @model_validator(mode="after")

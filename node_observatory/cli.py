@@ -114,7 +114,8 @@ def status_command(ctx, once: bool, as_json: bool, config_path: str | None) -> N
     """Read every configured safety source once and print the combined state.
 
     The minimum safe time is not applied to a one-shot evaluation: the state shows the
-    conditions now. Exit status 0 when safe, 1 otherwise.
+    conditions now, and url sources wait for their fetch (each up to twice its timeout_s)
+    when their cached copy is due. Exit status 0 when safe, 1 otherwise.
     """
     from .safety.factory import build_monitor
 
@@ -122,7 +123,7 @@ def status_command(ctx, once: bool, as_json: bool, config_path: str | None) -> N
         raise click.UsageError("asking a running node for its status needs the broker (not built yet); "
                                "use --once to evaluate the sources here")
     config = load_role_config("observatory", config_path or (ctx.obj or {}).get("config_path"))
-    monitor = build_monitor(config, hold_at_start=False)
+    monitor = build_monitor(config, hold_at_start=False, wait_fetch=True)
     started = time.monotonic()
     status = monitor.step(utc_now())
     if as_json:

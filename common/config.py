@@ -231,7 +231,7 @@ class ThresholdConfig(Section):
         return self
 
 
-SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke")
+SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather")
 #: types that may be fetched over HTTP instead of read from a file
 FEED_SOURCE_TYPES = ("kp", "ovation", "smoke")
 #: be polite to NOAA: its products change every few minutes at most
@@ -254,10 +254,13 @@ def _check_url(name: str, url: str) -> None:
 
 class SafetySourceConfig(Section):
     name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
-    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke"]
+    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather"]
     path: str = Field(default="", description="file to read (every type but sun; json may use command instead; kp, ovation and smoke may use url instead)")
     url: str = Field(default="", description="kp, ovation, smoke: fetch this URL every cadence_s into the cache; {now:%Y%m%d}-style placeholders take the UTC time")
-    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long; indi_weather: connection timeout")
+    indi_host: str = Field(default="127.0.0.1", description="indi_weather: indiserver host")
+    indi_port: int = Field(default=7624, ge=1, le=65535, description="indi_weather: indiserver port")
+    device: str = Field(default="", description="indi_weather: weather device name, e.g. 'Weather Simulator'")
     command: str = Field(default="", description="json only: command whose standard output is the JSON reading")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
@@ -283,9 +286,17 @@ class SafetySourceConfig(Section):
             raise ValueError(f"source {self.name!r}: only type 'json' may use command")
         if self.url and self.type not in FEED_SOURCE_TYPES:
             raise ValueError(f"source {self.name!r}: only types {', '.join(FEED_SOURCE_TYPES)} may use url")
+        if self.device and self.type != "indi_weather":
+            raise ValueError(f"source {self.name!r}: only type 'indi_weather' takes device")
         if self.type == "sun":
             if self.path:
                 raise ValueError(f"source {self.name!r}: type 'sun' is computed and takes no path or command")
+        elif self.type == "indi_weather":
+            if self.path:
+                raise ValueError(f"source {self.name!r}: type 'indi_weather' reads an INDI device and takes no path")
+            if not self.device.strip():
+                raise ValueError(f"source {self.name!r}: type 'indi_weather' needs device (the INDI device name, "
+                                 "e.g. 'Weather Simulator')")
         elif self.type == "json":
             if bool(self.path) == bool(self.command):
                 raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
@@ -315,6 +326,8 @@ _SOURCES_EXAMPLE = (
     + "\n# path = \"/var/lib/boltwood/oneline.txt\"\n# cadence_s = 10\n# max_age_s = 120\n# required = true"
     "\n# timezone = \"Europe/Paris\"\n# unsafe_flags = [\"rain\", \"wet\"]"
     "\n# thresholds = { wind_kmh = { unsafe_above = 40, safe_below = 30 }, humidity = { unsafe_above = 95, safe_below = 90 } }"
+    "\n# [[safety.sources]]\n# name = \"weather\"\n# type = \"indi_weather\"   # WEATHER_STATUS lights decide; WEATHER_PARAMETERS are values"
+    "\n# indi_host = \"127.0.0.1\"\n# indi_port = 7624\n# device = \"Weather Simulator\"\n# cadence_s = 5\n# max_age_s = 60"
     "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
     "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"   # path = a file, or url = fetched and cached"
     "\n# url = \"https://services.swpc.noaa.gov/products/noaa-planetary-k-index-forecast.json\""

@@ -12,6 +12,8 @@ from .rules import FlagRule, HysteresisRule
 from .sources import BoltwoodSource, CsvSource, JsonSource, KpSource, OvationSource, SmokeSource, SunSource
 from .sources.base import SafetySource
 from .sources.feed import Feed, cache_file
+from .sources.indi_link import IndiLink
+from .sources.indi_weather import IndiWeatherSource
 from .sources.noaa import kp_document, ovation_document, smoke_document
 
 #: who runs each fetched product, for the reasons shown when a fetch fails
@@ -38,8 +40,8 @@ def source_input(spec: SafetySourceConfig, cache: Path | None, wait_fetch: bool)
 
 def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None = None,
                  wait_fetch: bool = False) -> SafetySource:
-    """``wait_fetch``: url sources wait for their fetch (a one-shot report) instead of answering
-    from the cache at once (the node loop, which must not stall on the network)."""
+    """``wait_fetch``: url sources wait for their fetch and INDI sources for their first connection
+    (a one-shot report) instead of answering at once (the node loop, which must not stall on the network)."""
     tz = zoneinfo.ZoneInfo(spec.timezone)
     lat, lon = site.latitude_deg, site.longitude_deg
     if spec.type == "boltwood":
@@ -57,6 +59,11 @@ def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None 
         return OvationSource(spec.name, source_input(spec, cache, wait_fetch), lat, lon)
     if spec.type == "smoke":
         return SmokeSource(spec.name, source_input(spec, cache, wait_fetch), lat, lon, spec.within_km)
+    if spec.type == "indi_weather":
+        link = IndiLink(spec.indi_host, spec.indi_port, spec.device, timeout_s=spec.timeout_s,
+                        retry_s=max(spec.cadence_s, 5.0))
+        link.start(wait=wait_fetch)
+        return IndiWeatherSource(spec.name, link, spec.device)
     raise ValueError(f"unknown source type {spec.type!r}")  # pragma: no cover - config validates the type
 
 

@@ -238,6 +238,15 @@ FEED_SOURCE_TYPES = ("kp", "ovation", "smoke")
 MIN_FEED_CADENCE_S = 60.0
 
 
+def _check_zone(zone: str, what: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(f"{what} {zone!r} is not an IANA time zone such as 'Europe/Paris'") from None
+
+
 def _check_url(name: str, url: str) -> None:
     from datetime import datetime, timezone
     from urllib.parse import urlsplit
@@ -307,12 +316,7 @@ class SafetySourceConfig(Section):
                 self._check_feed()
         elif not self.path:
             raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
-        try:
-            import zoneinfo
-
-            zoneinfo.ZoneInfo(self.timezone)
-        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-            raise ValueError(f"source {self.name!r}: timezone {self.timezone!r} is not an IANA time zone such as 'Europe/Paris'") from None
+        _check_zone(self.timezone, f"source {self.name!r}: timezone")
         if self.unsafe_flags is None:
             self.unsafe_flags = ["rain"] if self.type in ("boltwood", "json", "csv") else []
         if self.type == "sun" and not self.thresholds:
@@ -373,12 +377,39 @@ class RoofConfig(Section):
     state_file: str = Field(default="", description="where the last roof state is written; empty means the data directory")
 
 
+class BoltwoodExportConfig(Section):
+    """OBSY's verdict as a Boltwood Cloud Sensor II one-line data file, for software that reads one."""
+
+    path: str = Field(default="", description="file rewritten (atomically) on every verdict; empty means no file")
+    timezone: str = Field(default="", description="IANA zone of the date and time written; empty means this machine's local time, as Boltwood writes")
+
+    @model_validator(mode="after")
+    def _zone(self):
+        if self.timezone:
+            _check_zone(self.timezone, "boltwood_export.timezone")
+        return self
+
+
+class AlpacaConfig(Section):
+    """OBSY's verdict as a read-only ASCOM Alpaca SafetyMonitor (device 0) over HTTP."""
+
+    enabled: bool = Field(default=False, description="serve the Alpaca SafetyMonitor")
+    host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 serves every interface (needed for clients on other machines)")
+    port: int = Field(default=11111, ge=0, le=65535, description="HTTP port; 0 picks a free one")
+    discovery: bool = Field(default=False, description="answer Alpaca discovery ('alpacadiscovery1') on UDP discovery_port at host; LAN broadcasts reach it only with host = 0.0.0.0")
+    discovery_port: int = Field(default=32227, ge=1, le=65535)
+    location: str = Field(default="", description="shown by the management API's description")
+    verdict_max_age_s: float = Field(default=30.0, gt=0, description="IsSafe is false when the node's latest verdict is older than this (a stuck loop)")
+
+
 class ObservatoryConfig(RoleSettings):
     node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     roof: RoofConfig = Field(default_factory=RoofConfig)
+    boltwood_export: BoltwoodExportConfig = Field(default_factory=BoltwoodExportConfig)
+    alpaca: AlpacaConfig = Field(default_factory=AlpacaConfig)
     publish_every_s: float = Field(default=30.0, gt=0, description="republish the safety state this often even when it does not change")
 
 

@@ -59,10 +59,13 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
     return last
 
 
-def status_handler(publish: Callable[[SafetyStatus], object], roof=None) -> Callable[[SafetyStatus], None]:
-    """Each tick: publish the verdict, then let the roof controller act on it."""
+def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
+                   exports: Callable[[SafetyStatus], object] | None = None) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, hand it to the exports, then let the roof controller act on it."""
     def handle(status: SafetyStatus) -> None:
         publish(status)
+        if exports is not None:
+            exports(status)
         if roof is not None:
             roof.on_safety(status.state.value, status.time)
             roof.step()
@@ -88,19 +91,24 @@ def observatory_group(ctx, config_path) -> None:
     from common.events import make_event_bus
     from .publish import SafetyPublisher
 
+    from .exports.factory import start_exports
     from .roof.factory import build_roof_controller
 
     bus = make_event_bus(config.broker)
     roof = build_roof_controller(config, bus)
+    exports = start_exports(config)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
                f"publishing on {names.safety_key(config.node.name)}; "
-               + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control"))
+               + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control")
+               + f"; {exports.describe()}")
     try:
         if roof is not None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
-                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof))
+                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
+                                          exports))
     finally:
+        exports.close()
         bus.close()
 
 

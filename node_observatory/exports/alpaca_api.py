@@ -103,7 +103,7 @@ class AlpacaSafetyMonitor:
     # --- HTTP ----------------------------------------------------------------------------------
     def _envelope(self, params: dict[str, str], value=NO_VALUE, error: int = 0, message: str = "") -> dict:
         raw = params.get("clienttransactionid", "").strip()
-        client_id = int(raw) if raw.isdigit() and int(raw) <= MAX_UINT32 else 0
+        client_id = int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_UINT32 else 0
         with self._ids_lock:
             server_id = next(self._ids)
         body = {} if value is NO_VALUE else {"Value": value}

@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .alpaca_api import AlpacaSafetyMonitor
+from .alpaca_api import AlpacaSafetyMonitor, Reply
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,11 @@ def _handler(device: AlpacaSafetyMonitor):
         timeout = 120  # an idle kept-alive connection frees its thread after this long
 
         def _answer(self, method: str, params: dict[str, str]) -> None:
-            reply = device.handle(method, urlsplit(self.path).path, params)
+            try:
+                reply = device.handle(method, urlsplit(self.path).path, params)
+            except Exception as exc:  # a bug answers 500 and leaves the server up
+                log.exception("alpaca request %s %s failed", method, self.path)
+                reply = Reply(500, f"internal error: {type(exc).__name__}")
             if isinstance(reply.body, dict):
                 data, kind = json.dumps(reply.body).encode(), "application/json"
             else:

@@ -150,6 +150,8 @@ def test_common_members_and_transaction_ids(alpaca):
     _, _, _, base = alpaca
     first = _get(base, "name", clienttransactionid="9")
     second = _get(base, "interfaceversion", ClientTransactionID="not a number")
+    for odd in ("²", "-1", str(2**32)):  # a digit isdigit() accepts but int() refuses; out of uint32
+        assert _get(base, "name", ClientTransactionID=odd)["ClientTransactionID"] == 0
     assert first["Value"] == "OBSY roof1 safety" and first["ClientTransactionID"] == 9
     assert second["Value"] == 3 and second["ClientTransactionID"] == 0
     assert second["ServerTransactionID"] > first["ServerTransactionID"] >= 1
@@ -174,6 +176,15 @@ def test_bad_requests_are_400_and_unsupported_commands_are_alpaca_errors(alpaca)
     assert _put(base, "commandblind", Command="x", Raw="false").json()["ErrorNumber"] == 0x400
     raw = requests.put(f"{base}/api/v1/safetymonitor/0/connected", data=b"\xff\xfe=\x00", timeout=5)
     assert raw.status_code == 400
+
+
+def test_a_bug_in_the_device_is_a_500_and_the_server_stays_up(alpaca, monkeypatch):
+    server, _, _, base = alpaca
+    monkeypatch.setattr(server.device, "is_safe", lambda: 1 / 0)
+    server.device._gets["issafe"] = server.device.is_safe
+    reply = requests.get(f"{base}/api/v1/safetymonitor/0/issafe", timeout=5)
+    assert reply.status_code == 500 and "ZeroDivisionError" in reply.text
+    assert _get(base, "connected")["Value"] is False
 
 
 def test_discovery_answers_with_the_http_port(alpaca):

@@ -14,14 +14,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(target: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """temp file in ``tmp_dir`` (same filesystem), fsync, rename, fsync the directory."""
+def atomic_write(target: Path, data: bytes, tmp_dir: Path | None = None, durable: bool = True) -> None:
+    """temp file in ``tmp_dir`` (same filesystem), fsync, rename, fsync the directory.
+
+    ``durable=False`` skips both fsyncs: readers still never see half a file, but a power cut may
+    lose the write (for a file rewritten every second, where flash wear matters more)."""
     target = Path(target)
     tmp_dir = Path(tmp_dir) if tmp_dir is not None else target.parent
     tmp = tmp_dir / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, target)
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)

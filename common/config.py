@@ -284,13 +284,45 @@ class ThresholdConfig(Section):
         return self
 
 
-SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke")
+SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather")
+#: types that may be fetched over HTTP instead of read from a file
+FEED_SOURCE_TYPES = ("kp", "ovation", "smoke")
+#: be polite to NOAA: its products change every few minutes at most
+MIN_FEED_CADENCE_S = 60.0
+
+
+def _check_zone(zone: str, what: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(f"{what} {zone!r} is not an IANA time zone such as 'Europe/Paris'") from None
+
+
+def _check_url(name: str, url: str) -> None:
+    from datetime import datetime, timezone
+    from urllib.parse import urlsplit
+
+    try:
+        rendered = url.format(now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(f"source {name!r}: url {url!r} has a placeholder other than {{now:...}} "
+                         f"(strftime codes, e.g. {{now:%Y%m%d}}): {exc}") from None
+    parts = urlsplit(rendered)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"source {name!r}: url {url!r} is not an http:// or https:// URL with a host")
 
 
 class SafetySourceConfig(Section):
     name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
-    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke"]
-    path: str = Field(default="", description="file to read (every type but sun; json may use command instead)")
+    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather"]
+    path: str = Field(default="", description="file to read (every type but sun; json may use command instead; kp, ovation and smoke may use url instead)")
+    url: str = Field(default="", description="kp, ovation, smoke: fetch this URL every cadence_s into the cache; {now:%Y%m%d}-style placeholders take the UTC time")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long; indi_weather: connection timeout")
+    indi_host: str = Field(default="127.0.0.1", description="indi_weather: indiserver host")
+    indi_port: int = Field(default=7624, ge=1, le=65535, description="indi_weather: indiserver port")
+    device: str = Field(default="", description="indi_weather: weather device name, e.g. 'Weather Simulator'")
     command: str = Field(default="", description="json only: command whose standard output is the JSON reading")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
@@ -300,25 +332,44 @@ class SafetySourceConfig(Section):
     unsafe_flags: list[str] | None = Field(default=None, description="boolean values that are unsafe at once while true; default ['rain'] for boltwood/json/csv, [] otherwise")
     within_km: float = Field(default=50.0, gt=0, le=2000, description="smoke: count smoke polygons this close to the site")
 
+    def _check_feed(self) -> None:
+        _check_url(self.name, self.url)
+        if self.cadence_s < MIN_FEED_CADENCE_S:
+            raise ValueError(f"source {self.name!r}: cadence_s {self.cadence_s:g} is too often for a "
+                             f"network feed; use {MIN_FEED_CADENCE_S:g} s or more")
+        # read on the cadence, the cached copy is one cadence old: it must still be fresh then
+        if self.max_age_s <= self.cadence_s:
+            raise ValueError(f"source {self.name!r}: max_age_s {self.max_age_s:g} must be larger than "
+                             f"cadence_s {self.cadence_s:g} for a url source")
+
     @model_validator(mode="after")
     def _inputs(self):
+        if self.command and self.type != "json":
+            raise ValueError(f"source {self.name!r}: only type 'json' may use command")
+        if self.url and self.type not in FEED_SOURCE_TYPES:
+            raise ValueError(f"source {self.name!r}: only types {', '.join(FEED_SOURCE_TYPES)} may use url")
+        if self.device and self.type != "indi_weather":
+            raise ValueError(f"source {self.name!r}: only type 'indi_weather' takes device")
         if self.type == "sun":
-            if self.path or self.command:
+            if self.path:
                 raise ValueError(f"source {self.name!r}: type 'sun' is computed and takes no path or command")
+        elif self.type == "indi_weather":
+            if self.path:
+                raise ValueError(f"source {self.name!r}: type 'indi_weather' reads an INDI device and takes no path")
+            if not self.device.strip():
+                raise ValueError(f"source {self.name!r}: type 'indi_weather' needs device (the INDI device name, "
+                                 "e.g. 'Weather Simulator')")
         elif self.type == "json":
             if bool(self.path) == bool(self.command):
                 raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
-        else:
-            if self.command:
-                raise ValueError(f"source {self.name!r}: only type 'json' may use command")
-            if not self.path:
-                raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
-        try:
-            import zoneinfo
-
-            zoneinfo.ZoneInfo(self.timezone)
-        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-            raise ValueError(f"source {self.name!r}: timezone {self.timezone!r} is not an IANA time zone such as 'Europe/Paris'") from None
+        elif self.type in FEED_SOURCE_TYPES:
+            if bool(self.path) == bool(self.url):
+                raise ValueError(f"source {self.name!r}: type {self.type!r} needs exactly one of path and url")
+            if self.url:
+                self._check_feed()
+        elif not self.path:
+            raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
+        _check_zone(self.timezone, f"source {self.name!r}: timezone")
         if self.unsafe_flags is None:
             self.unsafe_flags = ["rain"] if self.type in ("boltwood", "json", "csv") else []
         if self.type == "sun" and not self.thresholds:
@@ -332,15 +383,24 @@ _SOURCES_EXAMPLE = (
     + "\n# path = \"/var/lib/boltwood/oneline.txt\"\n# cadence_s = 10\n# max_age_s = 120\n# required = true"
     "\n# timezone = \"Europe/Paris\"\n# unsafe_flags = [\"rain\", \"wet\"]"
     "\n# thresholds = { wind_kmh = { unsafe_above = 40, safe_below = 30 }, humidity = { unsafe_above = 95, safe_below = 90 } }"
+    "\n# [[safety.sources]]\n# name = \"weather\"\n# type = \"indi_weather\"   # WEATHER_STATUS lights decide; WEATHER_PARAMETERS are values"
+    "\n# indi_host = \"127.0.0.1\"\n# indi_port = 7624\n# device = \"Weather Simulator\"\n# cadence_s = 5\n# max_age_s = 60"
     "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
-    "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"\n# path = \"/var/cache/obsy/noaa-planetary-k-index.json\""
-    "\n# max_age_s = 14400\n# required = false\n# thresholds = { kp = { unsafe_above = 6, safe_below = 5 } }"
+    "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"   # path = a file, or url = fetched and cached"
+    "\n# url = \"https://services.swpc.noaa.gov/products/noaa-planetary-k-index-forecast.json\""
+    "\n# cadence_s = 900\n# max_age_s = 14400\n# timeout_s = 10\n# required = false"
+    "\n# thresholds = { kp = { unsafe_above = 6, safe_below = 5 } }"
+    "\n# # observed Kp only: https://services.swpc.noaa.gov/products/noaa-planetary-k-index.json"
+    "\n# # type ovation: https://services.swpc.noaa.gov/json/ovation_aurora_latest.json"
+    "\n# # type smoke (one KML a day, {now:...} is the UTC time): https://satepsanone.nesdis.noaa.gov"
+    "\n# #   /pub/FIRE/web/HMS/Smoke_Polygons/KML/{now:%Y}/{now:%m}/hms_smoke{now:%Y%m%d}.kml"
 )
 
 
 class SafetyConfig(Section):
     min_safe_minutes: float = Field(default=15.0, ge=0, le=1440, description="conditions must stay safe this long before the state returns to safe")
     tick_s: float = Field(default=1.0, gt=0, le=60, description="how often the node loop checks which sources are due")
+    cache_dir: str = Field(default="", description="where url sources keep their last good response; empty means <data dir>/cache/safety")
     sources: list[SafetySourceConfig] = Field(default_factory=list, description=_SOURCES_EXAMPLE)
 
     @model_validator(mode="after")
@@ -370,12 +430,39 @@ class RoofConfig(Section):
     state_file: str = Field(default="", description="where the last roof state is written; empty means the data directory")
 
 
+class BoltwoodExportConfig(Section):
+    """OBSY's verdict as a Boltwood Cloud Sensor II one-line data file, for software that reads one."""
+
+    path: str = Field(default="", description="file rewritten (atomically) on every verdict; empty means no file")
+    timezone: str = Field(default="", description="IANA zone of the date and time written; empty means this machine's local time, as Boltwood writes")
+
+    @model_validator(mode="after")
+    def _zone(self):
+        if self.timezone:
+            _check_zone(self.timezone, "boltwood_export.timezone")
+        return self
+
+
+class AlpacaConfig(Section):
+    """OBSY's verdict as a read-only ASCOM Alpaca SafetyMonitor (device 0) over HTTP."""
+
+    enabled: bool = Field(default=False, description="serve the Alpaca SafetyMonitor")
+    host: str = Field(default="127.0.0.1", description="bind address; 0.0.0.0 serves every interface (needed for clients on other machines)")
+    port: int = Field(default=11111, ge=0, le=65535, description="HTTP port; 0 picks a free one")
+    discovery: bool = Field(default=False, description="answer Alpaca discovery ('alpacadiscovery1') on UDP discovery_port at host; LAN broadcasts reach it only with host = 0.0.0.0")
+    discovery_port: int = Field(default=32227, ge=1, le=65535)
+    location: str = Field(default="", description="shown by the management API's description")
+    verdict_max_age_s: float = Field(default=30.0, gt=0, description="IsSafe is false when the node's latest verdict is older than this (a stuck loop)")
+
+
 class ObservatoryConfig(RoleSettings):
     node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     roof: RoofConfig = Field(default_factory=RoofConfig)
+    boltwood_export: BoltwoodExportConfig = Field(default_factory=BoltwoodExportConfig)
+    alpaca: AlpacaConfig = Field(default_factory=AlpacaConfig)
     publish_every_s: float = Field(default=30.0, gt=0, description="republish the safety state this often even when it does not change")
 
 

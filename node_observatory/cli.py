@@ -59,10 +59,13 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
     return last
 
 
-def status_handler(publish: Callable[[SafetyStatus], object], roof=None) -> Callable[[SafetyStatus], None]:
-    """Each tick: publish the verdict, then let the roof controller act on it."""
+def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
+                   exports: Callable[[SafetyStatus], object] | None = None) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, hand it to the exports, then let the roof controller act on it."""
     def handle(status: SafetyStatus) -> None:
         publish(status)
+        if exports is not None:
+            exports(status)
         if roof is not None:
             roof.on_safety(status.state.value, status.time)
             roof.step()
@@ -88,19 +91,24 @@ def observatory_group(ctx, config_path) -> None:
     from common.events import make_event_bus
     from .publish import SafetyPublisher
 
+    from .exports.factory import start_exports
     from .roof.factory import build_roof_controller
 
     bus = make_event_bus(config.broker)
     roof = build_roof_controller(config, bus)
+    exports = start_exports(config)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
                f"publishing on {names.safety_key(config.node.name)}; "
-               + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control"))
+               + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control")
+               + f"; {exports.describe()}")
     try:
         if roof is not None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
-                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof))
+                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
+                                          exports))
     finally:
+        exports.close()
         bus.close()
 
 
@@ -114,7 +122,8 @@ def status_command(ctx, once: bool, as_json: bool, config_path: str | None) -> N
     """Read every configured safety source once and print the combined state.
 
     The minimum safe time is not applied to a one-shot evaluation: the state shows the
-    conditions now. Exit status 0 when safe, 1 otherwise.
+    conditions now, and url sources wait for their fetch (each up to twice its timeout_s)
+    when their cached copy is due. Exit status 0 when safe, 1 otherwise.
     """
     from .safety.factory import build_monitor
 
@@ -122,7 +131,7 @@ def status_command(ctx, once: bool, as_json: bool, config_path: str | None) -> N
         raise click.UsageError("asking a running node for its status needs the broker (not built yet); "
                                "use --once to evaluate the sources here")
     config = load_role_config("observatory", config_path or (ctx.obj or {}).get("config_path"))
-    monitor = build_monitor(config, hold_at_start=False)
+    monitor = build_monitor(config, hold_at_start=False, wait_fetch=True)
     started = time.monotonic()
     status = monitor.step(utc_now())
     if as_json:

@@ -2,16 +2,46 @@
 from __future__ import annotations
 
 import zoneinfo
+from pathlib import Path
 
+from common import paths
 from common.config import ObservatoryConfig, SafetySourceConfig, SiteConfig
 
 from .monitor import SafetyMonitor, SourcePolicy, SourceSlot
 from .rules import FlagRule, HysteresisRule
 from .sources import BoltwoodSource, CsvSource, JsonSource, KpSource, OvationSource, SmokeSource, SunSource
 from .sources.base import SafetySource
+from .sources.feed import Feed, cache_file
+from .sources.indi_link import IndiLink
+from .sources.indi_weather import IndiWeatherSource
+from .sources.noaa import kp_document, ovation_document, smoke_document
+
+#: who runs each fetched product, for the reasons shown when a fetch fails
+FEED_PROVIDERS = {"kp": ("NOAA SWPC", kp_document), "ovation": ("NOAA SWPC", ovation_document),
+                  "smoke": ("NOAA HMS", smoke_document)}
 
 
-def build_source(spec: SafetySourceConfig, site: SiteConfig) -> SafetySource:
+def default_cache_dir() -> Path:
+    return paths.data_dir() / "cache" / "safety"
+
+
+def cache_dir(config: ObservatoryConfig) -> Path:
+    return Path(config.safety.cache_dir) if config.safety.cache_dir else default_cache_dir()
+
+
+def source_input(spec: SafetySourceConfig, cache: Path | None, wait_fetch: bool):
+    """The path, or for a url source a :class:`Feed` that refetches on the source's cadence."""
+    if not spec.url:
+        return spec.path
+    provider, check = FEED_PROVIDERS[spec.type]
+    return Feed(spec.url, cache_file(cache or default_cache_dir(), spec.name), provider, check, refetch_s=spec.cadence_s,
+                max_age_s=spec.max_age_s, timeout_s=spec.timeout_s, wait=wait_fetch)
+
+
+def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None = None,
+                 wait_fetch: bool = False) -> SafetySource:
+    """``wait_fetch``: url sources wait for their fetch and INDI sources for their first connection
+    (a one-shot report) instead of answering at once (the node loop, which must not stall on the network)."""
     tz = zoneinfo.ZoneInfo(spec.timezone)
     lat, lon = site.latitude_deg, site.longitude_deg
     if spec.type == "boltwood":
@@ -24,11 +54,16 @@ def build_source(spec: SafetySourceConfig, site: SiteConfig) -> SafetySource:
     if spec.type == "sun":
         return SunSource(spec.name, lat, lon)
     if spec.type == "kp":
-        return KpSource(spec.name, spec.path)
+        return KpSource(spec.name, source_input(spec, cache, wait_fetch))
     if spec.type == "ovation":
-        return OvationSource(spec.name, spec.path, lat, lon)
+        return OvationSource(spec.name, source_input(spec, cache, wait_fetch), lat, lon)
     if spec.type == "smoke":
-        return SmokeSource(spec.name, spec.path, lat, lon, spec.within_km)
+        return SmokeSource(spec.name, source_input(spec, cache, wait_fetch), lat, lon, spec.within_km)
+    if spec.type == "indi_weather":
+        link = IndiLink(spec.indi_host, spec.indi_port, spec.device, timeout_s=spec.timeout_s,
+                        retry_s=max(spec.cadence_s, 5.0))
+        link.start(wait=wait_fetch)
+        return IndiWeatherSource(spec.name, link, spec.device)
     raise ValueError(f"unknown source type {spec.type!r}")  # pragma: no cover - config validates the type
 
 
@@ -44,9 +79,10 @@ def build_rules(spec: SafetySourceConfig) -> list:
     return rules
 
 
-def build_monitor(config: ObservatoryConfig, hold_at_start: bool = True) -> SafetyMonitor:
+def build_monitor(config: ObservatoryConfig, hold_at_start: bool = True, wait_fetch: bool = False) -> SafetyMonitor:
+    cache = cache_dir(config)
     slots = [
-        SourceSlot(build_source(spec, config.site),
+        SourceSlot(build_source(spec, config.site, cache, wait_fetch),
                    SourcePolicy(spec.cadence_s, spec.max_age_s, spec.required, build_rules(spec)))
         for spec in config.safety.sources
     ]

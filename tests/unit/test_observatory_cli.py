@@ -1,5 +1,7 @@
 """Observatory config, the monitor built from it, and ``obsy observatory``."""
 import json
+import os
+import shutil
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,7 +53,7 @@ thresholds = {{ kp = {{ unsafe_above = 4, safe_below = 3 }} }}
 [[safety.sources]]
 name = "smoke"
 type = "smoke"
-path = "{FIXTURES / 'smoke.kml'}"
+path = "SMOKE_KML"
 required = false
 max_age_s = 1e12
 within_km = 20
@@ -61,8 +63,13 @@ thresholds = {{ smoke_level = {{ unsafe_above = 1.5, safe_below = 0.5 }} }}
 
 @pytest.fixture
 def config_path(tmp_path):
+    # the smoke reading is stamped with the file's mtime: make it an hour before NOW, not the checkout time
+    smoke = tmp_path / "smoke.kml"
+    shutil.copyfile(FIXTURES / "smoke.kml", smoke)
+    stamp = (NOW - timedelta(hours=1)).timestamp()
+    os.utime(smoke, (stamp, stamp))
     path = tmp_path / "observatory.toml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG.replace("SMOKE_KML", str(smoke)))
     return path
 
 
@@ -77,7 +84,7 @@ def test_example_is_valid_and_its_commented_sources_load(tmp_path):
     uncommented = lines[:start] + [line[2:] for line in lines[start:end]] + lines[end + 1:]
     path.write_text("\n".join(uncommented))
     config = load_config("observatory", path)
-    assert [s.type for s in config.safety.sources] == ["boltwood", "sun", "kp"]
+    assert [s.type for s in config.safety.sources] == ["boltwood", "indi_weather", "sun", "kp"]
     assert config.safety.sources[0].thresholds["wind_kmh"].safe_below == 30
 
 

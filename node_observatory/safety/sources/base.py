@@ -58,12 +58,15 @@ def read_bytes(path: str | Path, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
     return data
 
 
-def read_text(path: str | Path, max_bytes: int = MAX_INPUT_BYTES) -> str:
-    data = read_bytes(path, max_bytes)
+def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    return decode_text(read_bytes(path, max_bytes))
 
 
 def file_mtime(path: str | Path) -> datetime:
@@ -71,6 +74,20 @@ def file_mtime(path: str | Path) -> datetime:
         return datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
     except OSError as exc:
         raise SourceError(f"cannot stat {path}: {exc.strerror or exc}") from None
+
+
+class FileInput:
+    """A file that another program keeps up to date; its time is the file's mtime.
+
+    Has the same ``load`` as :class:`~.feed.Feed`, so a source reads either without caring."""
+
+    def __init__(self, path: str | Path, max_bytes: int = MAX_INPUT_BYTES):
+        self.path = Path(path)
+        self.label = str(self.path)
+        self.max_bytes = max_bytes
+
+    def load(self, now: datetime) -> tuple[bytes, datetime, tuple[str, ...]]:
+        return read_bytes(self.path, self.max_bytes), file_mtime(self.path), ()
 
 
 def run_command(command: str, timeout_s: float = 20.0, max_bytes: int = 1024 * 1024) -> str:

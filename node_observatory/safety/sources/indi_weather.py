@@ -8,7 +8,8 @@ numbers are the reading's values, named without the ``WEATHER_`` prefix in lower
 (``WEATHER_RAIN_HAZARD`` -> ``rain_hazard``) so that the usual thresholds can apply to them.
 
 INDI pushes updates, so a reading is stamped with the time it is read while the device is
-connected; a dropped connection makes the source unknown at once.
+connected; a dropped connection makes the source unknown at once. The client is usually an
+:class:`~.indi_link.IndiLink`, which keeps the connection up and says why it is not.
 """
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ class IndiWeatherSource(SafetySource):
 
     def measure(self, now: datetime) -> Reading:
         c = self.client
+        why = getattr(c, "problem", None)  # an IndiLink says why it is not connected
+        because = f": {why}" if why else ""
         if not c.connected:
-            raise SourceError("INDI server not connected")
+            raise SourceError(f"INDI server not connected{because}")
         if not c.value(self.device, "CONNECTION", "CONNECT"):
-            raise SourceError(f"INDI device {self.device} is not connected")
+            raise SourceError(f"INDI device {self.device} is not connected{because}")
         status = c.get(self.device, "WEATHER_STATUS")
         if status is None:
             raise SourceError(f"{self.device} has no WEATHER_STATUS")

@@ -1,4 +1,4 @@
-"""NOAA space-weather and smoke products, parsed from cached files (fetching comes later).
+"""NOAA space-weather and smoke products, read from a file or fetched over HTTP (:mod:`.feed`).
 
 * SWPC planetary Kp: an array of arrays of strings whose first row is the header, either
   ``["time_tag","Kp","a_running","station_count"]`` (observed) or
@@ -12,7 +12,12 @@
 * NOAA HMS smoke KML: folders named by density (Light, Medium, Heavy) holding Placemark
   Polygons. Values: ``smoke_level`` (0 none, 1 light, 2 medium, 3 heavy), ``smoke_density`` and
   ``smoke_distance_km`` of the densest polygon containing the site or within the configured
-  distance. The KML carries no reliable analysis time, so the reading time is the file's mtime.
+  distance. The KML carries no reliable analysis time, so the reading time is the file's mtime
+  (or the fetch time of a fetched copy).
+
+Each source takes a path or an input with ``load(now) -> (bytes, time, notes)``: a
+:class:`~.base.FileInput` or a :class:`~.feed.Feed`; ``*_document`` parse the bytes (a feed uses
+them to refuse a garbage response before it replaces the cached copy).
 
 Malformed or empty input never raises out of a source: it becomes an ``unknown`` reading.
 """
@@ -25,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..reading import Reading, Verdict
-from .base import SafetySource, SourceError, file_mtime, parse_time, read_bytes, read_text
+from .base import MAX_INPUT_BYTES, FileInput, SafetySource, SourceError, decode_text, parse_time
 
 try:  # defusedxml refuses entity expansion and external references
     from defusedxml import ElementTree as _SafeET
@@ -35,6 +40,11 @@ import xml.etree.ElementTree as _ET
 
 MAX_KML_BYTES = 16 * 1024 * 1024
 KM_PER_DEGREE = 111.195
+
+
+def as_input(where, max_bytes: int = MAX_INPUT_BYTES):
+    """A path becomes a :class:`FileInput`; anything else is taken to have ``load`` and ``label``."""
+    return FileInput(where, max_bytes) if isinstance(where, (str, Path)) else where
 
 
 def _load_json(text: str) -> object:
@@ -99,20 +109,24 @@ def parse_kp(data: object) -> list[KpPoint]:
     return sorted(points, key=lambda p: p.time)
 
 
+def kp_document(body: bytes) -> list[KpPoint]:
+    return parse_kp(_load_json(decode_text(body)))
+
+
 class KpSource(SafetySource):
-    def __init__(self, name: str, path: str | Path):
+    def __init__(self, name: str, where):
         super().__init__(name)
-        self.path = Path(path)
+        self.input = as_input(where)
 
     def measure(self, now: datetime) -> Reading:
-        text = read_text(self.path)
+        body, _, notes = self.input.load(now)
         try:
-            points = parse_kp(_load_json(text))
+            points = kp_document(body)
         except SourceError as exc:
-            raise SourceError(f"{self.path}: {exc}") from None
+            raise SourceError(f"{self.input.label}: {exc}") from None
         past = [p for p in points if p.kind != "predicted" and p.time <= now]
         if not past:
-            raise SourceError(f"{self.path}: no observed or estimated Kp at or before {now.isoformat()}")
+            raise SourceError(f"{self.input.label}: no observed or estimated Kp at or before {now.isoformat()}")
         latest = past[-1]
         values = {"kp": latest.kp}
         # a predicted 3-hour interval that started less than 3 h ago still lies ahead in part
@@ -120,7 +134,7 @@ class KpSource(SafetySource):
                  if p.kind == "predicted" and now - timedelta(hours=3) < p.time <= now + timedelta(hours=24)]
         if ahead:
             values["kp_max_next_24h"] = max(ahead)
-        return Reading(self.name, latest.time, values, Verdict.SAFE, ())
+        return Reading(self.name, latest.time, values, Verdict.SAFE, notes)
 
 
 # --- OVATION aurora -------------------------------------------------------------------------
@@ -165,23 +179,27 @@ def aurora_probability(points: list[tuple[float, float, float]], latitude_deg: f
     return prob, lon, lat
 
 
+def ovation_document(body: bytes) -> Ovation:
+    return parse_ovation(_load_json(decode_text(body)))
+
+
 class OvationSource(SafetySource):
-    def __init__(self, name: str, path: str | Path, latitude_deg: float, longitude_deg: float):
+    def __init__(self, name: str, where, latitude_deg: float, longitude_deg: float):
         super().__init__(name)
-        self.path = Path(path)
+        self.input = as_input(where)
         self.latitude_deg = latitude_deg
         self.longitude_deg = longitude_deg
 
     def measure(self, now: datetime) -> Reading:
-        text = read_text(self.path)
+        body, _, notes = self.input.load(now)
         try:
-            ovation = parse_ovation(_load_json(text))
+            ovation = ovation_document(body)
         except SourceError as exc:
-            raise SourceError(f"{self.path}: {exc}") from None
+            raise SourceError(f"{self.input.label}: {exc}") from None
         prob, lon, lat = aurora_probability(ovation.points, self.latitude_deg, self.longitude_deg)
         values = {"aurora_probability": prob, "aurora_grid_lon": lon, "aurora_grid_lat": lat,
                   "aurora_forecast_time": ovation.forecast_time.isoformat()}
-        return Reading(self.name, ovation.observation_time, values, Verdict.SAFE, ())
+        return Reading(self.name, ovation.observation_time, values, Verdict.SAFE, notes)
 
 
 # --- HMS smoke ------------------------------------------------------------------------------
@@ -323,24 +341,27 @@ def smoke_at(polygons: list[SmokePolygon], latitude_deg: float, longitude_deg: f
     return best_level, best_distance
 
 
+def smoke_document(body: bytes) -> list[SmokePolygon]:
+    return parse_smoke_kml(body)
+
+
 class SmokeSource(SafetySource):
-    def __init__(self, name: str, path: str | Path, latitude_deg: float, longitude_deg: float,
+    def __init__(self, name: str, where, latitude_deg: float, longitude_deg: float,
                  within_km: float = 50.0):
         super().__init__(name)
-        self.path = Path(path)
+        self.input = as_input(where, MAX_KML_BYTES)
         self.latitude_deg = latitude_deg
         self.longitude_deg = longitude_deg
         self.within_km = within_km
 
     def measure(self, now: datetime) -> Reading:
-        data = read_bytes(self.path, MAX_KML_BYTES)
-        fetched = file_mtime(self.path)
+        data, fetched, notes = self.input.load(now)
         try:
-            polygons = parse_smoke_kml(data)
+            polygons = smoke_document(data)
         except SourceError as exc:
-            raise SourceError(f"{self.path}: {exc}") from None
+            raise SourceError(f"{self.input.label}: {exc}") from None
         level, distance = smoke_at(polygons, self.latitude_deg, self.longitude_deg, self.within_km)
         values = {"smoke_level": level, "smoke_density": "none" if level == 0 else DENSITIES[level - 1],
                   "smoke_distance_km": None if distance is None else round(distance, 1),
                   "smoke_polygons": len(polygons)}
-        return Reading(self.name, fetched, values, Verdict.SAFE, ())
+        return Reading(self.name, fetched, values, Verdict.SAFE, notes)

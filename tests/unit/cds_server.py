@@ -1,0 +1,60 @@
+"""A stand-in for CDS Sesame on a free loopback port, answering with recorded responses (holds no tests).
+
+``answers`` maps a name (as the client quoted it into the query string,
+unquoted again here) to ``(status, body, delay_s)``; unknown names get the
+recorded "nothing found" answer. Every request's path is kept in ``paths``.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sesame"
+
+
+def recorded(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+class FakeSesame:
+    def __init__(self):
+        self.answers: dict[str, tuple[int, bytes, float]] = {}
+        self.paths: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.paths.append(self.path)
+                name = unquote(urlsplit(self.path).query)
+                status, body, delay = owner.answers.get(name, (200, recorded("nothing.xml"), 0.0))
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/xml" if body.lstrip().startswith(b"<?xml") else "text/html")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first, as a timeout test wants
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False  # a sleeping handler must not hold up stop()
+        self.url = f"http://127.0.0.1:{self._server.server_port}/cgi-bin/nph-sesame"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-sesame", daemon=True)
+        self._thread.start()
+
+    def answer(self, name: str, fixture: str | bytes, status: int = 200, delay_s: float = 0.0) -> None:
+        body = fixture if isinstance(fixture, bytes) else recorded(fixture)
+        self.answers[name] = (status, body, delay_s)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -26,7 +26,8 @@ SAME_OBJECT_DEG = 2 / 3600  # two resolvers this close together found the same t
 # SIMBAD's short object types that observers meet most; others are shown as SIMBAD writes them.
 OBJECT_TYPES = {
     "*": "Star", "**": "Double star", "PM*": "High proper-motion star", "V*": "Variable star",
-    "EB*": "Eclipsing binary", "Pl": "Exoplanet", "HII": "HII region", "DNe": "Dark nebula",
+    "EB*": "Eclipsing binary", "BY*": "BY Draconis variable", "Pl": "Exoplanet", "HII": "HII region",
+    "DNe": "Dark nebula",
     "RNe": "Reflection nebula", "PN": "Planetary nebula", "SNR": "Supernova remnant", "G": "Galaxy",
     "GiG": "Galaxy in group", "OpC": "Open cluster", "GlC": "Globular cluster", "Cl*": "Star cluster",
     "MoC": "Molecular cloud", "ISM": "Interstellar matter", "QSO": "Quasar", "AGN": "Active galaxy nucleus",

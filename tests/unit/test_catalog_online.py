@@ -44,7 +44,7 @@ def test_a_found_name_gives_position_type_magnitude_and_identifiers():
 def test_a_star_known_only_by_its_name_keeps_the_name():
     [star] = parse(recorded("barnard.xml"))
     assert (star.name, star.catalog_id) == ("Barnard's star", "NAME Barnard's star")
-    assert star.object_type == "BY*" and star.magnitude == 9.511 and star.constellation == "Oph"
+    assert star.object_type == "BY Draconis variable" and star.magnitude == 9.511 and star.constellation == "Oph"
 
 
 def test_nothing_found_is_an_empty_answer_not_an_error():

@@ -2,9 +2,11 @@
 
 ``requests`` timeouts bound each socket operation, not the whole exchange: a
 name server that never answers or a server that trickles one byte a second
-would hold a portal request for minutes. The GET therefore runs on a small
-thread pool and the caller waits at most the deadline; a late thread finishes
-on its own socket timeout and its answer is dropped.
+would hold a portal request for minutes. The body is read one network read at
+a time against the deadline, and the whole GET runs on a small thread pool so
+that the caller waits at most the deadline even when something below requests
+blocks (a name server that never answers); such a late thread ends on its own
+socket timeout and its answer is dropped.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def _get(url: str, timeout_s: float, deadline: float) -> bytes:
             if reply.status_code != 200:
                 raise FetchError(f"HTTP {reply.status_code} {reply.reason or ''}".strip())
             body = bytearray()
-            for chunk in reply.iter_content(8192):
+            # read1: at most one recv, so a server that drips bytes meets the deadline check
+            while chunk := reply.raw.read1(65536, decode_content=True):
                 body += chunk
                 if len(body) > MAX_BYTES:
                     raise FetchError(f"answer larger than {MAX_BYTES} bytes")

@@ -1,8 +1,9 @@
 """A stand-in for CDS Sesame on a free loopback port, answering with recorded responses (holds no tests).
 
 ``answers`` maps a name (as the client quoted it into the query string,
-unquoted again here) to ``(status, body, delay_s)``; unknown names get the
-recorded "nothing found" answer. Every request's path is kept in ``paths``.
+unquoted again here) to ``(status, body, delay_s, drip_s)``: wait ``delay_s``
+before answering, then ``drip_s`` between bytes of the body. Unknown names get
+the recorded "nothing found" answer. Every request's path is kept in ``paths``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def recorded(name: str) -> bytes:
 
 class FakeSesame:
     def __init__(self):
-        self.answers: dict[str, tuple[int, bytes, float]] = {}
+        self.answers: dict[str, tuple[int, bytes, float, float]] = {}
         self.paths: list[str] = []
         owner = self
 
@@ -29,14 +30,17 @@ class FakeSesame:
             def do_GET(self):
                 owner.paths.append(self.path)
                 name = unquote(urlsplit(self.path).query)
-                status, body, delay = owner.answers.get(name, (200, recorded("nothing.xml"), 0.0))
+                status, body, delay, drip = owner.answers.get(name, (200, recorded("nothing.xml"), 0.0, 0.0))
                 time.sleep(delay)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "text/xml" if body.lstrip().startswith(b"<?xml") else "text/html")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    for start in range(0, len(body), 1 if drip else len(body) or 1):
+                        self.wfile.write(body[start:start + (1 if drip else len(body))])
+                        self.wfile.flush()
+                        time.sleep(drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first, as a timeout test wants
 
@@ -50,9 +54,10 @@ class FakeSesame:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-sesame", daemon=True)
         self._thread.start()
 
-    def answer(self, name: str, fixture: str | bytes, status: int = 200, delay_s: float = 0.0) -> None:
+    def answer(self, name: str, fixture: str | bytes, status: int = 200, delay_s: float = 0.0,
+               drip_s: float = 0.0) -> None:
         body = fixture if isinstance(fixture, bytes) else recorded(fixture)
-        self.answers[name] = (status, body, delay_s)
+        self.answers[name] = (status, body, delay_s, drip_s)
 
     def stop(self) -> None:
         self._server.shutdown()

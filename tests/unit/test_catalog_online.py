@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from common.config import CatalogConfig, ConfigError, load_config
-from master.catalog import lookup
+from master.catalog import fetch, lookup
 from master.catalog.sesame import SesameError, lookup_url, parse
 from master.models import CatalogLookup, Target
 from tests.unit.cds_server import FakeSesame, recorded
@@ -144,6 +144,27 @@ def test_a_server_slower_than_the_timeout_is_given_up_on_in_time(session, sesame
     assert elapsed < 1.5 and outcome.entries == []
 
 
+def test_a_server_that_trickles_its_answer_is_given_up_on_in_time(session, sesame):
+    # each byte comes well within the socket timeout, the whole answer far beyond it
+    sesame.answer("Vega", "vega.xml", drip_s=0.05)
+    started = time.monotonic()
+    outcome = lookup.search(session, config_for(sesame, timeout_s=0.5), "Vega", now=NOW)
+    assert outcome.notice == \
+        "SIMBAD unreachable: no complete answer within 0.5 s; only the offline catalogue was searched"
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_name_server_that_never_answers_is_given_up_on_in_time(session, monkeypatch):
+    # requests' timeouts do not cover name resolution: only the outer deadline ends this wait
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kw: time.sleep(3) or real(host, *args, **kw))
+    config = CatalogConfig(sesame_url="http://cds.example.invalid/cgi-bin/nph-sesame", timeout_s=0.5)
+    started = time.monotonic()
+    outcome = lookup.search(session, config, "Vega", now=NOW)
+    assert outcome.notice == "SIMBAD unreachable: no answer within 0.5 s; only the offline catalogue was searched"
+    assert time.monotonic() - started < 1.5
+
+
 def test_a_port_nobody_listens_on_is_unreachable_at_once(session):
     with socket.socket() as probe:  # a free port, closed again: nothing listens there
         probe.bind(("127.0.0.1", 0))
@@ -151,7 +172,21 @@ def test_a_port_nobody_listens_on_is_unreachable_at_once(session):
     config = CatalogConfig(sesame_url=f"http://127.0.0.1:{port}/sesame", timeout_s=2.0)
     started = time.monotonic()
     outcome = lookup.search(session, config, "Vega", now=NOW)
-    assert outcome.notice.startswith("SIMBAD unreachable: cannot connect (") and time.monotonic() - started < 2
+    assert re.fullmatch(r"SIMBAD unreachable: cannot connect \(.*[Cc]onnection refused\); only the offline .*",
+                        outcome.notice)
+    assert time.monotonic() - started < 2
+
+
+def test_an_answer_too_large_to_be_a_sesame_answer_is_refused(session, sesame, monkeypatch):
+    monkeypatch.setattr(fetch, "MAX_BYTES", 500)  # the recorded Vega answer is longer
+    sesame.answer("Vega", "vega.xml")
+    outcome = lookup.search(session, config_for(sesame), "Vega", now=NOW)
+    assert outcome.notice.startswith("SIMBAD unreachable: answer larger than 500 bytes;")
+
+
+def test_a_url_requests_cannot_use_is_explained(session):
+    outcome = lookup.search(session, CatalogConfig(sesame_url="http://[::1/sesame"), "Vega", now=NOW)
+    assert outcome.notice.startswith("SIMBAD unreachable: ") and "not a valid host" in outcome.notice
 
 
 def test_the_offline_catalogue_answers_first_and_switched_off_means_never_asked(session, sesame):

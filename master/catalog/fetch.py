@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
 
 MAX_BYTES = 2_000_000  # a Sesame answer is a few kB; anything this big is not one
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="catalog-fetch")
@@ -38,11 +40,11 @@ def _get(url: str, timeout_s: float, deadline: float) -> bytes:
                 if time.monotonic() > deadline:
                     raise FetchError(f"no complete answer within {timeout_s:g} s")
             return bytes(body)
-    except requests.Timeout:
+    except (requests.Timeout, ReadTimeoutError):  # the body is read from urllib3 directly: its errors too
         raise FetchError(f"no answer within {timeout_s:g} s") from None
     except requests.ConnectionError as exc:
         raise FetchError(f"cannot connect ({_reason(exc)})") from None
-    except requests.RequestException as exc:
+    except (requests.RequestException, Urllib3Error) as exc:
         raise FetchError(str(exc)) from None
 
 

@@ -1,14 +1,16 @@
 """A stand-in for CDS Sesame on a free loopback port, answering with recorded responses (holds no tests).
 
 ``answers`` maps a name (as the client quoted it into the query string,
-unquoted again here) to ``(status, body, delay_s, drip_s)``: wait ``delay_s``
-before answering, then ``drip_s`` between bytes of the body. Unknown names get
-the recorded "nothing found" answer. Every request's path is kept in ``paths``.
+unquoted again here) to an ``Answer``: wait ``delay_s`` before answering, then
+``drip_s`` between bytes of the body, and hang up after ``cut_at`` bytes while
+announcing the whole length. Unknown names get the recorded "nothing found"
+answer. Every request's path is kept in ``paths``.
 """
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -20,9 +22,18 @@ def recorded(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    delay_s: float = 0.0
+    drip_s: float = 0.0
+    cut_at: int | None = None
+
+
 class FakeSesame:
     def __init__(self):
-        self.answers: dict[str, tuple[int, bytes, float, float]] = {}
+        self.answers: dict[str, Answer] = {}
         self.paths: list[str] = []
         owner = self
 
@@ -30,17 +41,21 @@ class FakeSesame:
             def do_GET(self):
                 owner.paths.append(self.path)
                 name = unquote(urlsplit(self.path).query)
-                status, body, delay, drip = owner.answers.get(name, (200, recorded("nothing.xml"), 0.0, 0.0))
-                time.sleep(delay)
+                answer = owner.answers.get(name) or Answer(200, recorded("nothing.xml"))
+                body = answer.body
+                time.sleep(answer.delay_s)
                 try:
-                    self.send_response(status)
+                    self.send_response(answer.status)
                     self.send_header("Content-Type", "text/xml" if body.lstrip().startswith(b"<?xml") else "text/html")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    for start in range(0, len(body), 1 if drip else len(body) or 1):
-                        self.wfile.write(body[start:start + (1 if drip else len(body))])
+                    sent = body[:answer.cut_at]
+                    step = 1 if answer.drip_s else len(sent) or 1
+                    for start in range(0, len(sent), step):
+                        self.wfile.write(sent[start:start + step])
                         self.wfile.flush()
-                        time.sleep(drip)
+                        time.sleep(answer.drip_s)
+                    self.close_connection = True
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first, as a timeout test wants
 
@@ -54,10 +69,9 @@ class FakeSesame:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-sesame", daemon=True)
         self._thread.start()
 
-    def answer(self, name: str, fixture: str | bytes, status: int = 200, delay_s: float = 0.0,
-               drip_s: float = 0.0) -> None:
+    def answer(self, name: str, fixture: str | bytes, status: int = 200, **how) -> None:
         body = fixture if isinstance(fixture, bytes) else recorded(fixture)
-        self.answers[name] = (status, body, delay_s, drip_s)
+        self.answers[name] = Answer(status, body, **how)
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -154,6 +154,18 @@ def test_a_server_that_trickles_its_answer_is_given_up_on_in_time(session, sesam
     assert time.monotonic() - started < 1.5
 
 
+def test_a_server_that_stalls_in_the_middle_of_its_answer_is_given_up_on(session, sesame):
+    sesame.answer("Vega", "vega.xml", drip_s=1.0)  # headers, one byte, then longer than the timeout
+    outcome = lookup.search(session, config_for(sesame, timeout_s=0.5), "Vega", now=NOW)
+    assert outcome.notice.startswith("SIMBAD unreachable: ") and "0.5 s" in outcome.notice
+
+
+def test_a_server_that_hangs_up_half_way_is_explained(session, sesame):
+    sesame.answer("Vega", "vega.xml", cut_at=300)
+    outcome = lookup.search(session, config_for(sesame), "Vega", now=NOW)
+    assert outcome.entries == [] and "300 bytes read" in outcome.notice
+
+
 def test_a_name_server_that_never_answers_is_given_up_on_in_time(session, monkeypatch):
     # requests' timeouts do not cover name resolution: only the outer deadline ends this wait
     real = socket.getaddrinfo

@@ -80,6 +80,19 @@ class NodesConfig(Section):
     offline_after_s: float = Field(default=120.0, gt=0, description="a node silent this long is shown offline")
 
 
+class CatalogConfig(Section):
+    """Online name lookup at CDS, used when the offline catalogue does not know a name."""
+
+    enabled: bool = Field(default=True, description="false: search only the offline catalogue (OpenNGC)")
+    sesame_url: str = Field(default="https://cds.unistra.fr/cgi-bin/nph-sesame",
+                            pattern=r"^https?://\S+$", description="CDS Sesame name resolver (SIMBAD, NED, VizieR)")
+    resolvers: str = Field(default="SNV", pattern=r"^[SNVA]{1,4}$",
+                           description="Sesame resolvers in the order asked: S SIMBAD, N NED, V VizieR, A all")
+    timeout_s: float = Field(default=4.0, gt=0, le=30, description="give up on an answer after this long")
+    cache_days: float = Field(default=30.0, ge=0, description="keep a name that was found this long")
+    miss_cache_hours: float = Field(default=6.0, ge=0, description="keep a name that was not found this long")
+
+
 class NodeIdentity(Section):
     name: str = Field(default="scope1", pattern=NODE_NAME_PATTERN)
     site: str = "home"
@@ -235,6 +248,7 @@ class MasterConfig(RoleSettings):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     nodes: NodesConfig = Field(default_factory=NodesConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
 
 
 class TelescopeConfig(RoleSettings):

@@ -216,3 +216,12 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user: Mapped[User] = relationship()
+
+
+class CatalogLookup(Base):
+    """An online name lookup kept so the same name is not asked again (``entries`` empty: not found)."""
+
+    __tablename__ = "catalog_lookups"
+    query_key: Mapped[str] = mapped_column(String(200), primary_key=True)  # the name, case and spacing folded
+    entries: Mapped[list] = mapped_column(JSON)  # CatalogEntry dicts
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

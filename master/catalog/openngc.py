@@ -23,6 +23,11 @@ class CatalogEntry:
     constellation: str | None
     common_names: list[str] = field(default_factory=list)
     other_ids: list[str] = field(default_factory=list)
+    source: str = "OpenNGC"  # where the entry came from: OpenNGC, SIMBAD, NED, VizieR
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CatalogEntry":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict:
         return asdict(self)

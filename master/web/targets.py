@@ -8,10 +8,10 @@ from sqlalchemy import select
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from master.catalog.openngc import search
+from master.catalog import lookup
 from master.models import Target
 from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv, import_csv
-from .context import db, get_or_404
+from .context import db, get_or_404, services
 
 bp = Blueprint("targets", __name__)
 
@@ -26,7 +26,12 @@ class CoordinatesForm(FlaskForm):
 
 
 class CatalogAddForm(FlaskForm):
-    catalog_name = StringField("Catalogue name", validators=[DataRequired(), Length(max=60)])
+    catalog_name = StringField("Catalogue name", validators=[DataRequired(), Length(max=200)])
+    query = StringField("Searched for", validators=[Length(max=200)])  # finds an online result again, in the cache
+
+
+def _search(query: str, limit: int = 20) -> lookup.SearchOutcome:
+    return lookup.search(db(), services().config.catalog, query, limit)
 
 
 class ImportForm(FlaskForm):
@@ -40,8 +45,8 @@ def _targets() -> list[Target]:
 @bp.get("/targets")
 def index():
     query = request.args.get("q", "").strip()
-    results = search(query) if query else []
-    return render_template("targets/index.html", targets=_targets(), query=query, results=results,
+    outcome = _search(query) if query else None
+    return render_template("targets/index.html", targets=_targets(), query=query, outcome=outcome,
                            coords_form=CoordinatesForm(), add_form=CatalogAddForm(), import_form=ImportForm())
 
 
@@ -49,12 +54,14 @@ def index():
 def add_catalog():
     form = CatalogAddForm()
     if form.validate_on_submit():
-        matches = search(form.catalog_name.data, limit=1)
-        if not matches:
-            flash(f"{form.catalog_name.data!r} is not in the offline catalogue", "error")
+        outcome = _search(form.query.data or form.catalog_name.data)
+        entry = outcome.find(form.catalog_name.data) or (outcome.entries[0] if not form.query.data and
+                                                         outcome.entries else None)
+        if entry is None:
+            flash(outcome.notice or f"{form.catalog_name.data!r} is not in the catalogue", "error")
         else:
             try:
-                target = add_from_catalog(db(), matches[0])
+                target = add_from_catalog(db(), entry)
                 db().commit()
                 flash(f"{target.name} added", "ok")
                 return redirect(url_for("targets.detail", target_id=target.id))
@@ -132,5 +139,4 @@ def api_list():
 
 @bp.get("/api/v1/catalog/search")
 def api_search():
-    query = request.args.get("q", "").strip()
-    return jsonify(query=query, source="OpenNGC (offline)", items=[e.to_dict() for e in search(query)])
+    return jsonify(_search(request.args.get("q", "").strip()).to_dict())

@@ -83,14 +83,20 @@ class Portal:
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory):
+def portal_config() -> dict:
+    """Extra master config for the module's portal; by default the portal never asks CDS."""
+    return {"catalog": {"enabled": False}}
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory, portal_config):
     base: Path = tmp_path_factory.mktemp("portal")
     with pytest.MonkeyPatch.context() as patch:
         (base / "config").mkdir()
         patch.setenv("OBSY_CONFIG_DIR", str(base / "config"))
         patch.setenv("OBSY_DATA_DIR", str(base / "data"))
         config = load_config("master", None, database={"url": f"sqlite:///{base / 'obsy.db'}"},
-                             store={"kind": "local", "path": str(base / "store")})
+                             store={"kind": "local", "path": str(base / "store")}, **portal_config)
         services = MasterServices(config, store=LocalObjectStore(base / "store"))
         create_user(services.sessions, ADMIN, PASSWORD)
         app = create_app(services)

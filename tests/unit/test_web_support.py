@@ -30,6 +30,7 @@ def make_services(tmp_path, monkeypatch, store=None, **config) -> MasterServices
     (tmp_path / "config").mkdir(exist_ok=True)
     monkeypatch.setenv("OBSY_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("OBSY_DATA_DIR", str(tmp_path / "data"))
+    config.setdefault("catalog", {"enabled": False})  # unit tests never ask CDS unless they give a server
     settings = load_config("master", None, database={"url": f"sqlite:///{tmp_path / 'obsy.db'}"},
                            store={"kind": "local", "path": str(tmp_path / "store")}, **config)
     services = MasterServices(settings, store=store or LocalObjectStore(tmp_path / "store"), migrate=False)

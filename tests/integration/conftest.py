@@ -124,3 +124,15 @@ def kstars_desktop():
     from tests.kstars_desktop import KStarsDesktop
 
     yield from _session_server(KStarsDesktop())
+
+
+@pytest.fixture(scope="module")
+def ekos_indiserver():
+    """An indiserver of its own for the EKOS tests (telescope, CCD, wheel, focuser simulators):
+    Ekos configures the devices it connects to (upload mode, site), which other tests should not see."""
+    server = IndiServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -110,3 +110,10 @@ def rain_interrupts_the_job(indiserver, watcher: "JobWatcher", job_id: str, with
     assert time.monotonic() - t0 < within_s, "the exposure was not aborted: the job ran on"
     assert indiserver.getprop(f"{mount}.TELESCOPE_PARK.PARK") == {f"{mount}.TELESCOPE_PARK.PARK": "On"}
     assert ccd_exposure_left(indiserver) == 0, "the camera is still exposing"
+
+
+def ekos_settings(desktop, indi_port: int, **extra) -> dict:
+    """[ekos] settings for a node whose KStars runs on the test's desktop against ``indi_port``."""
+    return {"dbus_address": desktop.bus_address, "display": desktop.display, "kstars_home": str(desktop.kstars_home),
+            "create_profile": True, "profile": "OBSY test", "indi_port": indi_port, "enforce_twilight": False,
+            "filter_aliases": ["R=Red", "B=Blue"], "call_timeout_s": 4.0, **extra}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from astropy.io import fits
 from sqlalchemy import create_engine, select
 
@@ -18,30 +17,13 @@ from common.config import BrokerConfig
 from common.contracts import ScheduleJob
 from common.jobs import make_broker, send_schedule
 from master.models import Frame
-from tests.servers import IndiServer
-from .helpers import (JobWatcher, ccd_exposure_left, print_log_tails, private_env, rain_interrupts_the_job,
-                      s3_and_broker_sections, start_master_worker, start_obsy, stop_group, wait_for)
+from .helpers import (JobWatcher, ccd_exposure_left, ekos_settings, print_log_tails, private_env,
+                      rain_interrupts_the_job, s3_and_broker_sections, start_master_worker, start_obsy, stop_group, wait_for)
 
 MOUNT = "Telescope Simulator"
 
 
-@pytest.fixture(scope="module")
-def ekos_indiserver():
-    """Its own indiserver: Ekos configures the devices it connects to (upload mode, site)."""
-    server = IndiServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def ekos_section(desktop, indi_port: int, **extra) -> str:
-    values = {"dbus_address": desktop.bus_address, "display": desktop.display,
-              "kstars_home": str(desktop.kstars_home), "create_profile": True, "profile": "OBSY test",
-              "indi_port": indi_port, "enforce_twilight": False, "filter_aliases": ["R=Red", "B=Blue"],
-              "call_timeout_s": 5.0, **extra}
-
+def ekos_section(desktop, indi_port: int) -> str:
     def toml(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -49,7 +31,7 @@ def ekos_section(desktop, indi_port: int, **extra) -> str:
             return "[" + ", ".join(f'"{x}"' for x in v) + "]"
         return repr(v) if isinstance(v, (int, float)) else f'"{v}"'
 
-    return "[ekos]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in values.items())
+    return "[ekos]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in ekos_settings(desktop, indi_port).items())
 
 
 def two_targets(job_id: str, exposure_s: float, count: int = 1, park_at_end: bool = True) -> ScheduleJob:

@@ -121,3 +121,26 @@ def test_no_generated_files_in_deploy():
     """Secrets and builds go to the control host's home, never next to the playbooks."""
     names = {p.name for p in _deploy_files()}
     assert not {n for n in names if n.endswith((".whl", ".key", ".crt", ".dump", ".passwd"))}
+
+
+@pytest.mark.parametrize("backend", ["simulator", "indi", "ekos"])
+def test_telescope_config_template_renders_a_valid_config(backend, tmp_path):
+    import tomllib
+
+    import jinja2
+
+    from common.config import TelescopeConfig
+
+    template = (Path(__file__).resolve().parents[2] / "deploy/ansible/roles/telescope/templates/telescope.toml.j2")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["bool"] = lambda v: v in (True, "true", "yes", 1)
+    text = env.from_string(template.read_text()).render(
+        ansible_managed="test", obsy_telescope_backend=backend, obsy_node_name="scope1", obsy_site="home",
+        obsy_store_kind="local", obsy_data_dir="/var/lib/obsy", obsy_telescope_rabbitmq_user="u",
+        obsy_telescope_rabbitmq_password="p w", obsy_rabbitmq_host="master", obsy_rabbitmq_port=5672,
+        obsy_rabbitmq_vhost="/obsy", obsy_indi_host="127.0.0.1", obsy_indi_port=7624, obsy_ekos_profile="Roof",
+        obsy_ekos_display=":0", obsy_ekos_dbus_address="", obsy_telescope_extra_toml="")
+    config = TelescopeConfig(**tomllib.loads(text))
+    assert config.backend == backend
+    if backend == "ekos":
+        assert (config.ekos.profile, config.ekos.display, config.ekos.indi_port) == ("Roof", ":0", 7624)

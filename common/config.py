@@ -442,6 +442,7 @@ class RoofConfig(Section):
     min_safe_s: float = Field(default=900.0, ge=0, description="never reopen sooner than this after the sky was last not safe (the monitor applies its own too)")
     auto_open: bool = Field(default=False, description="open by itself when the sky turns safe; false: only on a manual command")
     state_file: str = Field(default="", description="where the last roof state is written; empty means the data directory")
+    command_max_age_s: float = Field(default=30.0, gt=0, le=600, description="a command from the portal older than this when it arrives is refused, not carried out late")
 
 
 class BoltwoodExportConfig(Section):

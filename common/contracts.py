@@ -191,9 +191,48 @@ class MountReport(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+ROOF_ACTIONS = ("open", "close", "park", "acknowledge")
+
+
+class RoofCommand(Message):
+    """Event: a person asks an observatory node to open or close its roof, park the mount, or
+    acknowledge an alarm. Not a durable job: a command that arrives late is refused, never
+    carried out hours after it was given."""
+
+    SCHEMA: ClassVar[str] = "obsy.roof_command"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    action: Literal["open", "close", "park", "acknowledge"]
+    command_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    user: str = Field(default="", max_length=120)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class RoofCommandResult(Message):
+    """Event: what an observatory node did with a ``RoofCommand``."""
+
+    SCHEMA: ClassVar[str] = "obsy.roof_command_result"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    command_id: str
+    action: str
+    accepted: bool
+    reason: str | None = None
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class ParkRequest(Message):
+    """Event: an observatory node asks a telescope node to park its mount now (roof interlock)."""
+
+    SCHEMA: ClassVar[str] = "obsy.park_request"
+    node: str = Field(pattern=NODE_NAME_PATTERN)  # the telescope node that should park
+    requested_by: str = Field(pattern=NODE_NAME_PATTERN)
+    reason: str = ""
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
-                                JobProgress, SafetyState, RoofState, MountReport)
+                                JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
+                                ParkRequest)
 }
 
 

@@ -51,6 +51,26 @@ def mount_key(node: str) -> str:
     return f"telescope.{node}.mount"
 
 
+# Commands name the node they are for: <sender role>.<addressee node>.<kind>.
+ROOF_RESULT_PATTERN = "observatory.*.roof_result"
+
+
+def roof_command_key(node: str) -> str:
+    return f"master.{node}.roof_command"
+
+
+def roof_result_key(node: str) -> str:
+    return f"observatory.{node}.roof_result"
+
+
+PARK_REQUEST_PATTERN = "observatory.*.park_request"
+
+
+def park_request_key(observatory_node: str) -> str:
+    # The telescope node it is for is named in the message.
+    return f"observatory.{observatory_node}.park_request"
+
+
 # where a node drops a frame before claiming it with an ingest job
 def incoming_key(node: str, sha256: str) -> str:
     return f"incoming/{node}/{sha256}.fits"

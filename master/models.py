@@ -203,6 +203,35 @@ class SafetyRecord(Base):
     __table_args__ = (Index("ix_safety_node_at", "node_name", "at"),)
 
 
+class RoofRecord(Base):
+    """Roof states as observatory nodes published them (on every change), newest last."""
+
+    __tablename__ = "roof_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(10))
+    activity: Mapped[str] = mapped_column(String(20))
+    alarm: Mapped[str | None] = mapped_column(Text)
+    alarm_level: Mapped[str | None] = mapped_column(String(10))
+    mount_parked: Mapped[dict | None] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_roof_node_at", "node_name", "at"),)
+
+
+class RoofCommandRecord(Base):
+    """A roof command a person sent from the portal, and the node's answer when it came."""
+
+    __tablename__ = "roof_commands"
+    command_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    user_name: Mapped[str] = mapped_column(String(120))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    accepted: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ApiToken(Base):
     """A bearer token for scripts using /api/v1. Only a SHA-256 of the token is kept."""
 

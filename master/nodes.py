@@ -1,12 +1,12 @@
-"""What nodes tell the master: heartbeats, job progress, safety verdicts."""
+"""What nodes tell the master: heartbeats, job progress, safety verdicts, roof states and answers."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from common.contracts import JobProgress, NodeHeartbeat, SafetyState
-from .models import JobRecord, Node, SafetyRecord
+from common.contracts import JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState
+from .models import JobRecord, Node, RoofCommandRecord, RoofRecord, SafetyRecord
 
 
 def record_heartbeat(sessions, beat: NodeHeartbeat) -> None:
@@ -64,4 +64,24 @@ def record_safety(sessions, verdict: SafetyState) -> None:
     with sessions() as session:
         session.add(SafetyRecord(node_name=verdict.node, state=verdict.state, reasons=verdict.reasons,
                                  at=verdict.sent_at))
+        session.commit()
+
+
+def record_roof_state(sessions, roof: RoofState) -> None:
+    with sessions() as session:
+        session.add(RoofRecord(node_name=roof.node, state=roof.state, activity=roof.activity[:20],
+                               alarm=roof.alarm, alarm_level=roof.alarm_level, mount_parked=roof.mount_parked,
+                               at=roof.sent_at))
+        session.commit()
+
+
+def record_roof_result(sessions, result: RoofCommandResult) -> None:
+    """The node's answer to a command sent from the portal (a command sent elsewhere is kept too)."""
+    with sessions() as session:
+        row = session.get(RoofCommandRecord, result.command_id)
+        if row is None:
+            row = RoofCommandRecord(command_id=result.command_id, node_name=result.node, action=result.action[:20],
+                                    user_name="", sent_at=result.sent_at)
+            session.add(row)
+        row.accepted, row.reason, row.answered_at = result.accepted, result.reason, result.sent_at
         session.commit()

@@ -18,12 +18,12 @@ import dramatiq
 from dramatiq import Worker
 
 from common import names
-from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, SafetyState
+from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
 from .live import start_live_publisher
 from .models import DeadLetter
-from .nodes import record_heartbeat, record_job_progress, record_safety
+from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
 
 log = logging.getLogger(__name__)
 NODE_EVENTS_QUEUE = "obsy.master.node-events"
@@ -71,15 +71,16 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
 
 
 def subscribe_events(services) -> None:
-    recorders = {NodeHeartbeat: record_heartbeat, JobProgress: record_job_progress, SafetyState: record_safety}
+    recorders = {NodeHeartbeat: record_heartbeat, JobProgress: record_job_progress, SafetyState: record_safety,
+                 RoofState: record_roof_state, RoofCommandResult: record_roof_result}
 
     def on_event(routing_key, message):
         record = recorders.get(type(message))
         if record is not None:
             record(services.sessions, message)
 
-    services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN], on_event,
-                           queue_name=NODE_EVENTS_QUEUE)
+    services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN,
+                            names.ROOF_PATTERN, names.ROOF_RESULT_PATTERN], on_event, queue_name=NODE_EVENTS_QUEUE)
 
 
 def run_worker_process(config, threads: int) -> None:

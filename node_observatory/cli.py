@@ -60,14 +60,18 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
 
 
 def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
-                   exports: Callable[[SafetyStatus], object] | None = None) -> Callable[[SafetyStatus], None]:
-    """Each tick: publish the verdict, hand it to the exports, then let the roof controller act on it."""
+                   exports: Callable[[SafetyStatus], object] | None = None,
+                   commands=None) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, hand it to the exports, carry out people's roof commands,
+    then let the roof controller act on it all."""
     def handle(status: SafetyStatus) -> None:
         publish(status)
         if exports is not None:
             exports(status)
         if roof is not None:
             roof.on_safety(status.state.value, status.time)
+            if commands is not None:
+                commands.run_pending()
             roof.step()
     return handle
 
@@ -96,6 +100,14 @@ def observatory_group(ctx, config_path) -> None:
 
     bus = make_event_bus(config.broker)
     roof = build_roof_controller(config, bus)
+    commands = None
+    if roof is not None:
+        from .roof.commands import RoofCommands
+
+        node_name = config.node.name
+        commands = RoofCommands(node_name, roof, lambda result: bus.publish(names.roof_result_key(node_name), result),
+                                max_age_s=config.roof.command_max_age_s)
+        bus.subscribe([names.roof_command_key(node_name)], commands.on_event)
     exports = start_exports(config)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
                f"publishing on {names.safety_key(config.node.name)}; "
@@ -106,7 +118,7 @@ def observatory_group(ctx, config_path) -> None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
                  on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
-                                          exports))
+                                          exports, commands))
     finally:
         exports.close()
         bus.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 import dramatiq
 
 from common import names, paths
-from common.contracts import InvalidMessage, MountReport, NodeHeartbeat, SafetyState, ScheduleJob, parse_message
+from common.contracts import (InvalidMessage, MountReport, NodeHeartbeat, ParkRequest, SafetyState, ScheduleJob,
+                              parse_message)
 from common.events import EventBus, make_event_bus
 from common.jobs import make_broker
 from common.objectstore import ObjectStore, open_store
@@ -106,17 +107,24 @@ class TelescopeNode:
     def on_safety(self, routing_key: str, message) -> None:
         if isinstance(message, SafetyState) and message.state != "safe":
             reason = f"sky {message.state} ({message.node}): {'; '.join(message.reasons) or 'no reason given'}"
-            log.warning("%s: stopping imaging and parking", reason)
-            if self.jobs.current is not None:
-                self.jobs.interrupt(reason)
-                return
-            try:
-                if not self.backend.is_parked():
-                    self.backend.park()
-            except BackendError as exc:
-                # Nothing else can park it from here: say so loudly; the observatory's own
-                # interlock keeps the roof where it is while the mount is not parked.
-                log.critical("%s, but the mount could not be parked: %s", reason, exc)
+            self.stop_and_park(reason)
+
+    def on_park_request(self, routing_key: str, message) -> None:
+        if isinstance(message, ParkRequest) and message.node == self.name:
+            self.stop_and_park(f"park requested by {message.requested_by}: {message.reason or 'no reason given'}")
+
+    def stop_and_park(self, reason: str) -> None:
+        log.warning("%s: stopping imaging and parking", reason)
+        if self.jobs.current is not None:
+            self.jobs.interrupt(reason)  # the runner parks after the interrupted job
+            return
+        try:
+            if not self.backend.is_parked():
+                self.backend.park()
+        except BackendError as exc:
+            # Nothing else can park it from here: say so loudly; the observatory's own
+            # interlock keeps the roof where it is while the mount is not parked.
+            log.critical("%s, but the mount could not be parked: %s", reason, exc)
 
     def heartbeat(self) -> NodeHeartbeat:
         current = self.jobs.current
@@ -148,6 +156,7 @@ class TelescopeNode:
     def start(self) -> None:
         self.uploader.subscribe(self.bus)
         self.bus.subscribe([names.SAFETY_PATTERN], self.on_safety)
+        self.bus.subscribe([names.PARK_REQUEST_PATTERN], self.on_park_request)
         self.uploader.start()
         self.jobs.start()
         self._worker = dramatiq.Worker(self.broker, queues={names.schedule_queue(self.name)}, worker_threads=1,

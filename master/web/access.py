@@ -32,6 +32,8 @@ ACCESS: dict[str, str] = {
     "frames.preview": "guest",
     "frames.download": "guest",
     "nodes.index": "guest",
+    "observatory.index": "guest",
+    "observatory.api_safety": "guest",
     "targets.index": "guest",
     "targets.detail": "guest",
     "targets.export": "guest",
@@ -40,7 +42,8 @@ ACCESS: dict[str, str] = {
     "api.frames": "guest",
     "api.frame": "guest",
     "api.nodes": "guest",
-    # observers: targets and their own account
+    # observers: the roof (the node's own interlock still decides), targets and their own account
+    "observatory.roof_command": "observer",
     "targets.add_catalog": "observer",
     "targets.add_coordinates": "observer",
     "targets.delete": "observer",

@@ -68,6 +68,7 @@ class RoofSettings:
     retry_after_s: float = 60.0
     park_request_every_s: float = 10.0
     auto_open: bool = False
+    republish_s: float = 60.0
 
 
 @dataclass
@@ -116,6 +117,7 @@ class RoofController:
         self._park_critical = False
         self._error_at: datetime | None = None
         self._published: tuple | None = None
+        self._published_at: datetime | None = None
 
     # --- inputs ----------------------------------------------------------------
     def on_safety(self, state: str, when: datetime | None = None) -> None:
@@ -351,17 +353,23 @@ class RoofController:
                          mount_parked=dict(self.mount_parked), sent_at=self.clock())
 
     def _changed(self, now: datetime) -> None:
+        """Publish the state when it changed, and again every ``republish_s`` so that a master or
+        remote site started later learns it too."""
         key = (self.status.state if self.status else None, self.activity,
                self.alarm.message if self.alarm else None)
-        if key == self._published:
+        changed = key != self._published
+        due = self._published_at is None or (now - self._published_at).total_seconds() >= self.settings.republish_s
+        if not (changed or due):
             return
-        self._published = key
         message = self.message()
-        self._save_state(message)
+        if changed:
+            self._save_state(message)
         try:
             self.publish(message)
         except Exception as exc:
             log.warning("roof state not published: %s", exc)
+            return
+        self._published, self._published_at = key, now
 
     def _save_state(self, message: RoofState) -> None:
         if self.state_path is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from common import names, paths
 from common.config import ObservatoryConfig
+from common.contracts import ParkRequest
 
 from .controller import RoofController, RoofSettings
 from .park import BusParkSource
@@ -18,7 +19,8 @@ def roof_settings(config: ObservatoryConfig) -> RoofSettings:
     return RoofSettings(park_max_age_s=rc.park_max_age_s, park_timeout_s=rc.park_timeout_s,
                         motion_timeout_s=rc.motion_timeout_s, min_safe_s=rc.min_safe_s,
                         # the verdict comes from this process's own loop: silence means the loop is stuck
-                        safety_max_age_s=max(30.0, 10 * config.safety.tick_s), auto_open=rc.auto_open)
+                        safety_max_age_s=max(30.0, 10 * config.safety.tick_s), auto_open=rc.auto_open,
+                        republish_s=config.publish_every_s)
 
 
 def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | None:
@@ -54,7 +56,15 @@ def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | No
     direct = IndiParkSource(client, rc.mount_device)
     reports = BusParkSource(rc.telescope_node)
     reports.subscribe(bus)
-    # A park request goes to the mount directly; the telescope node parks too, on the non-safe
-    # SafetyState it receives on the bus.
-    return RoofController(node, roof, [direct, reports], request_park=direct.request_park,
+
+    def request_park() -> None:
+        # Both ways: the mount directly, and the telescope node (which also stops its job).
+        try:
+            bus.publish(names.park_request_key(node), ParkRequest(node=rc.telescope_node, requested_by=node,
+                                                                 reason="the roof interlock needs the mount parked"))
+        except Exception as exc:
+            log.error("park request to telescope node %s not sent: %s", rc.telescope_node, exc)
+        direct.request_park()
+
+    return RoofController(node, roof, [direct, reports], request_park=request_park,
                           settings=roof_settings(config), publish=publish, state_path=state_path)

@@ -50,6 +50,9 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("frames.preview", "GET"): rule(GUEST),
     ("frames.download", "GET"): rule(GUEST),
     ("nodes.index", "GET"): rule(GUEST),
+    ("observatory.index", "GET"): rule(GUEST),
+    ("observatory.api_safety", "GET"): api(GUEST),
+    ("observatory.roof_command", "POST"): rule(OBSERVER, ok=302),
     ("targets.index", "GET"): rule(GUEST),
     ("targets.detail", "GET"): rule(GUEST),
     ("targets.export", "GET"): rule(GUEST),
@@ -76,6 +79,7 @@ POST_DATA = {
     "targets.add_coordinates": {"name": "Field", "ra": "10:00:00", "dec": "+10"},
     "targets.add_catalog": {"catalog_name": "M 31"},
     "account.create_token": {"name": "script", "scope": "read"},
+    "observatory.roof_command": {"action": "acknowledge"},
 }
 
 
@@ -94,7 +98,7 @@ def site(tmp_path, monkeypatch):
         session.add_all(tokens.values())
         session.commit()
         params = {role: {"frame_id": frame_id, "target_id": target.id, "user_id": victim,
-                         "token_id": tokens[role].id, "filename": "obsy.css"} for role in VISITORS}
+                         "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1"} for role in VISITORS}
     yield services, params
     services.close()
 

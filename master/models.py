@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Table, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -34,6 +34,7 @@ class Site(Base):
     longitude_deg: Mapped[float | None] = mapped_column(Float)
     elevation_m: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    horizon: Mapped[list | None] = mapped_column(JSON)  # [[azimuth, altitude], ...] degrees; empty = flat
 
 
 class Telescope(Base):
@@ -52,12 +53,37 @@ class Camera(Base):
     width_px: Mapped[int | None] = mapped_column(Integer)
     height_px: Mapped[int | None] = mapped_column(Integer)
     bayer_pattern: Mapped[str | None] = mapped_column(String(8))
+    gain_default: Mapped[float | None] = mapped_column(Float)
+    offset_default: Mapped[float | None] = mapped_column(Float)
 
 
 class Filter(Base):
     __tablename__ = "filters"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
+
+
+telescope_node_filters = Table(
+    "telescope_node_filters", Base.metadata,
+    Column("telescope_node_id", ForeignKey("telescope_nodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("filter_id", ForeignKey("filters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class TelescopeNode(Base):
+    """Which OBSY telescope node images from which site, through which optics, camera and filters."""
+
+    __tablename__ = "telescope_nodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63), unique=True)
+    # No cascades: a site or instrument still bound to a node cannot be deleted.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    telescope_id: Mapped[int | None] = mapped_column(ForeignKey("telescopes.id"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"))
+    site: Mapped[Site] = relationship()
+    telescope: Mapped[Telescope | None] = relationship()
+    camera: Mapped[Camera | None] = relationship()
+    filters: Mapped[list[Filter]] = relationship(secondary=telescope_node_filters, order_by=Filter.name)
 
 
 class Target(Base):

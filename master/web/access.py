@@ -40,11 +40,17 @@ ACCESS: dict[str, str] = {
     "api.frames": "guest",
     "api.frame": "guest",
     "api.nodes": "guest",
+    "equipment.index": "guest",
+    "equipment.item": "guest",
     # observers: targets and their own account
     "targets.add_catalog": "observer",
     "targets.add_coordinates": "observer",
     "targets.delete": "observer",
     "targets.import_": "observer",
+    # observers: sites and equipment
+    "equipment.add": "observer",
+    "equipment.edit": "observer",
+    "equipment.remove": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

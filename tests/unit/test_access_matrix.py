@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from master.models import ApiToken, Target
+from master.models import ApiToken, Target, Telescope
 from master.web.tokens import hash_token
 from tests.unit.test_web_support import add_frame, add_user, login, make_app, make_services, png_bytes
 
@@ -59,6 +59,11 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("targets.add_coordinates", "POST"): rule(OBSERVER, ok=302),
     ("targets.delete", "POST"): rule(OBSERVER, ok=302),
     ("targets.import_", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.index", "GET"): rule(GUEST),
+    ("equipment.item", "GET"): rule(GUEST),
+    ("equipment.add", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.edit", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.remove", "POST"): rule(OBSERVER, ok=302),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
@@ -76,6 +81,8 @@ POST_DATA = {
     "targets.add_coordinates": {"name": "Field", "ra": "10:00:00", "dec": "+10"},
     "targets.add_catalog": {"catalog_name": "M 31"},
     "account.create_token": {"name": "script", "scope": "read"},
+    "equipment.add": {"name": "Newton 200", "focal_length_mm": "800"},
+    "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
 }
 
 
@@ -89,12 +96,15 @@ def site(tmp_path, monkeypatch):
     with services.sessions() as session:
         target = Target(name="M 42", ra_deg=83.8, dec_deg=-5.4, public=True)
         session.add(target)
+        telescope = Telescope(name="RedCat", aperture_mm=51, focal_length_mm=250)
+        session.add(telescope)
         tokens = {role: ApiToken(user_id=user_id, name="t", token_hash=hash_token(f"tok-{role}"))
                   for role, user_id in {**ids, ANON: victim}.items()}
         session.add_all(tokens.values())
         session.commit()
         params = {role: {"frame_id": frame_id, "target_id": target.id, "user_id": victim,
-                         "token_id": tokens[role].id, "filename": "obsy.css"} for role in VISITORS}
+                         "token_id": tokens[role].id, "filename": "obsy.css",
+                         "kind_name": "telescopes", "item_id": telescope.id} for role in VISITORS}
     yield services, params
     services.close()
 

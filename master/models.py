@@ -105,6 +105,37 @@ class Target(Base):
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ImagingPlan(Base):
+    """How to image one target: rows of filter × exposure × count, a priority and the sky it needs."""
+
+    __tablename__ = "imaging_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # 1 most important … 10 least
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    min_altitude_deg: Mapped[float] = mapped_column(Float, default=30.0)
+    max_airmass: Mapped[float | None] = mapped_column(Float)
+    min_moon_separation_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    twilight: Mapped[str] = mapped_column(String(12), default="astronomical")
+    start_date: Mapped[date | None] = mapped_column(Date)  # first night the plan may run
+    end_date: Mapped[date | None] = mapped_column(Date)  # last night
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    target: Mapped[Target] = relationship()
+    rows: Mapped[list["PlanRow"]] = relationship(back_populates="plan", order_by="PlanRow.id",
+                                                 cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PlanRow(Base):
+    __tablename__ = "plan_rows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("imaging_plans.id", ondelete="CASCADE"), index=True)
+    filter_name: Mapped[str | None] = mapped_column(String(60))  # None: no filter
+    exposure_s: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+    plan: Mapped[ImagingPlan] = relationship(back_populates="rows")
+
+
 class Node(Base):
     __tablename__ = "nodes"
     id: Mapped[int] = mapped_column(primary_key=True)

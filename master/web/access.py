@@ -42,6 +42,10 @@ ACCESS: dict[str, str] = {
     "api.nodes": "guest",
     "equipment.index": "guest",
     "equipment.item": "guest",
+    "plans.index": "guest",
+    "plans.detail": "guest",
+    "plans.api_list": "guest",
+    "plans.api_plan": "guest",
     # observers: targets and their own account
     "targets.add_catalog": "observer",
     "targets.add_coordinates": "observer",
@@ -51,6 +55,12 @@ ACCESS: dict[str, str] = {
     "equipment.add": "observer",
     "equipment.edit": "observer",
     "equipment.remove": "observer",
+    # observers: imaging plans
+    "plans.add": "observer",
+    "plans.edit": "observer",
+    "plans.add_row": "observer",
+    "plans.delete_row": "observer",
+    "plans.remove": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

@@ -4,11 +4,13 @@ Each form loads itself from a row and saves itself into one, so the equipment
 blueprint can handle every kind with the same few routes.
 """
 from __future__ import annotations
+
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import FloatField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from common.contracts import NODE_NAME_PATTERN
@@ -100,11 +102,11 @@ class TelescopeNodeForm(EquipmentForm):
 
     def prepare(self, session) -> None:
         def names(model):
-            return [(row.id, row.name) for row in session.scalars(select(model).order_by(model.name))]
+            return [SelectChoice(row.id, row.name) for row in session.scalars(select(model).order_by(model.name))]
 
-        self.site_id.choices = [("", "—")] + names(Site)
-        self.telescope_id.choices = [("", "—")] + names(Telescope)
-        self.camera_id.choices = [("", "—")] + names(Camera)
+        self.site_id.choices = [SelectChoice("", "—")] + names(Site)
+        self.telescope_id.choices = [SelectChoice("", "—")] + names(Telescope)
+        self.camera_id.choices = [SelectChoice("", "—")] + names(Camera)
         self.filter_ids.choices = names(Filter)
 
     def load(self, row) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from master.models import ApiToken, Target, Telescope
+from master.models import ApiToken, ImagingPlan, PlanRow, Target, Telescope
 from master.web.tokens import hash_token
 from tests.unit.test_web_support import add_frame, add_user, login, make_app, make_services, png_bytes
 
@@ -64,6 +64,15 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("equipment.add", "POST"): rule(OBSERVER, ok=302),
     ("equipment.edit", "POST"): rule(OBSERVER, ok=302),
     ("equipment.remove", "POST"): rule(OBSERVER, ok=302),
+    ("plans.index", "GET"): rule(GUEST),
+    ("plans.detail", "GET"): rule(GUEST),
+    ("plans.api_list", "GET"): api(GUEST),
+    ("plans.api_plan", "GET"): api(GUEST),
+    ("plans.add", "POST"): rule(OBSERVER, ok=302),
+    ("plans.edit", "POST"): rule(OBSERVER, ok=302),
+    ("plans.add_row", "POST"): rule(OBSERVER, ok=302),
+    ("plans.delete_row", "POST"): rule(OBSERVER, ok=302),
+    ("plans.remove", "POST"): rule(OBSERVER, ok=302),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
@@ -83,6 +92,7 @@ POST_DATA = {
     "account.create_token": {"name": "script", "scope": "read"},
     "equipment.add": {"name": "Newton 200", "focal_length_mm": "800"},
     "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
+    "plans.add_row": {"filter_name": "Ha", "exposure_s": "600", "count": "12"},
 }
 
 
@@ -98,13 +108,16 @@ def site(tmp_path, monkeypatch):
         session.add(target)
         telescope = Telescope(name="RedCat", aperture_mm=51, focal_length_mm=250)
         session.add(telescope)
+        plan = ImagingPlan(target=target, rows=[PlanRow(filter_name="L", exposure_s=300, count=10)])
+        session.add(plan)
         tokens = {role: ApiToken(user_id=user_id, name="t", token_hash=hash_token(f"tok-{role}"))
                   for role, user_id in {**ids, ANON: victim}.items()}
         session.add_all(tokens.values())
         session.commit()
         params = {role: {"frame_id": frame_id, "target_id": target.id, "user_id": victim,
                          "token_id": tokens[role].id, "filename": "obsy.css",
-                         "kind_name": "telescopes", "item_id": telescope.id} for role in VISITORS}
+                         "kind_name": "telescopes", "item_id": telescope.id,
+                         "plan_id": plan.id, "row_id": plan.rows[0].id} for role in VISITORS}
     yield services, params
     services.close()
 

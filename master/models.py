@@ -136,6 +136,20 @@ class PlanRow(Base):
     plan: Mapped[ImagingPlan] = relationship(back_populates="rows")
 
 
+class SentSchedule(Base):
+    """A night's schedule as the portal sent it to a telescope node (the job exactly as sent)."""
+
+    __tablename__ = "sent_schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    node_name: Mapped[str] = mapped_column(String(63), index=True)
+    night: Mapped[date] = mapped_column(Date)
+    site_name: Mapped[str | None] = mapped_column(String(120))
+    sent_by: Mapped[str | None] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    job: Mapped[dict] = mapped_column(JSON)  # ScheduleJob.to_wire()
+
+
 class Node(Base):
     __tablename__ = "nodes"
     id: Mapped[int] = mapped_column(primary_key=True)

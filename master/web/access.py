@@ -46,6 +46,7 @@ ACCESS: dict[str, str] = {
     "plans.detail": "guest",
     "plans.api_list": "guest",
     "plans.api_plan": "guest",
+    "tonight.index": "guest",
     # observers: targets and their own account
     "targets.add_catalog": "observer",
     "targets.add_coordinates": "observer",
@@ -61,6 +62,7 @@ ACCESS: dict[str, str] = {
     "plans.add_row": "observer",
     "plans.delete_row": "observer",
     "plans.remove": "observer",
+    "tonight.send": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

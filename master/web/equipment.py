@@ -15,6 +15,7 @@ from master.models import Camera, Filter, Site, Telescope, TelescopeNode
 from master.optics import field_of_view_arcmin, image_scale_arcsec
 from . import equipment_forms as forms
 from .context import db, get_or_404
+from .forms import flash_errors
 
 bp = Blueprint("equipment", __name__)
 
@@ -77,12 +78,6 @@ def _form(kind: Kind) -> forms.EquipmentForm:
     return form
 
 
-def _flash_errors(form: FlaskForm) -> None:
-    for name, errors in form.errors.items():
-        label = getattr(form, name).label.text if hasattr(form, name) else name
-        flash(f"{label}: {'; '.join(errors)}", "error")
-
-
 def _commit(kind: Kind, row, done: str) -> bool:
     """Commit, turning a clash with the database (a taken name, a row still in use) into a message."""
     label = kind.label(row)  # read now: a rollback expires the row
@@ -118,7 +113,7 @@ def add(kind_name: str):
         db().add(row)
         _commit(kind, row, "added")
     else:
-        _flash_errors(form)
+        flash_errors(form)
     return redirect(url_for("equipment.index", _anchor=kind_name))
 
 
@@ -142,7 +137,7 @@ def edit(kind_name: str, item_id: int):
         if _commit(kind, row, "saved"):
             return redirect(url_for("equipment.index", _anchor=kind_name))
     else:
-        _flash_errors(form)
+        flash_errors(form)
     return redirect(url_for("equipment.item", kind_name=kind_name, item_id=item_id))
 
 

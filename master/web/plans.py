@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from master.models import ImagingPlan, PlanRow
 from master.plan_progress import plan_dict, plan_progress
 from .context import db, get_or_404
+from .forms import flash_errors
 from .plan_forms import PlanForm, RowForm
 
 bp = Blueprint("plans", __name__)
@@ -18,11 +19,6 @@ def all_plans() -> list[ImagingPlan]:
     stmt = (select(ImagingPlan).options(selectinload(ImagingPlan.target), selectinload(ImagingPlan.rows))
             .order_by(ImagingPlan.priority, ImagingPlan.id))
     return list(db().scalars(stmt))
-
-
-def flash_errors(form: FlaskForm) -> None:
-    for name, errors in form.errors.items():
-        flash(f"{getattr(form, name).label.text}: {'; '.join(errors)}", "error")
 
 
 @bp.get("/plans")

@@ -73,6 +73,8 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("plans.add_row", "POST"): rule(OBSERVER, ok=302),
     ("plans.delete_row", "POST"): rule(OBSERVER, ok=302),
     ("plans.remove", "POST"): rule(OBSERVER, ok=302),
+    ("tonight.index", "GET"): rule(GUEST),
+    ("tonight.send", "POST"): rule(OBSERVER, ok=302),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),

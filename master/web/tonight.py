@@ -92,5 +92,6 @@ def send():
     db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=form.night.data, site_name=binding.site.name,
                           sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire()))
     db().commit()
-    flash(f"Schedule {job.job_id} sent to {job.node}: {len(job.targets)} targets", "ok")
+    count = len(job.targets)
+    flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
     return back

@@ -17,6 +17,7 @@ CHART_TOP = LANE_H + 8
 CHART_H = 180  # altitude 90° at the top, 0° at the bottom
 HEIGHT = CHART_TOP + CHART_H + 18  # room for hour labels
 PAD = timedelta(hours=1)
+COLOURS = 6  # classes c0 … c5 in obsy.css
 
 
 def darkness(sun_alt: float) -> str:
@@ -32,8 +33,8 @@ def darkness(sun_alt: float) -> str:
 @dataclass
 class Timeline:
     bands: list[tuple[float, float, str]] = field(default_factory=list)  # x, width, darkness
-    blocks: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, width, target, times
-    curves: list[tuple[str, str]] = field(default_factory=list)  # target, SVG points
+    blocks: list[tuple[float, float, str, str, int]] = field(default_factory=list)  # x, width, target, times, colour
+    curves: list[tuple[str, str, int]] = field(default_factory=list)  # target, SVG points, colour
     moon: str = ""
     ticks: list[tuple[float, str]] = field(default_factory=list)
     width: int = WIDTH
@@ -72,15 +73,17 @@ def build_timeline(tonight, zone: ZoneInfo) -> Timeline:
         if i == len(levels) or levels[i] != levels[start]:
             line.bands.append((x(first + start), x(first + i) - x(first + start), levels[start]))
             start = i
+    # One colour per target, shared by its blocks (a split request has several) and its curve.
+    planned = [r for r in tonight.requests if any(b.name == r.name for b in tonight.plan.blocks)]
+    colour = {r.name: i % COLOURS for i, r in enumerate(planned)}
     for block in tonight.plan.blocks:
         left, right = x(block.slots[0]), x(block.slots[-1] + 1)
         times = f"{block.start.astimezone(zone):%H:%M}–{block.end.astimezone(zone):%H:%M}"
-        line.blocks.append((left, right - left, block.name, times))
+        line.blocks.append((left, right - left, block.name, times, colour[block.name]))
     xs = np.array([x(i) for i in range(first, last)])
-    for request in tonight.requests:
-        if any(b.name == request.name for b in tonight.plan.blocks):
-            track = sky.target(request.ra_deg, request.dec_deg)
-            line.curves.append((request.name, _points(track.alt[first:last], xs)))
+    for request in planned:
+        track = sky.target(request.ra_deg, request.dec_deg)
+        line.curves.append((request.name, _points(track.alt[first:last], xs), colour[request.name]))
     line.moon = _points(sky.moon_alt[first:last], xs)
     begin, end = sky.times[first], sky.times[last - 1] + sky.step
     hour = begin.astimezone(zone).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

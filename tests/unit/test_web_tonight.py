@@ -79,8 +79,11 @@ def test_timeline_geometry_stays_inside_the_chart(services, setup):
         line = build_timeline(tonight, ZoneInfo("Europe/Paris"))
     assert {level for _, _, level in line.bands} == {"day", "civil", "nautical", "astronomical", "night"}
     assert sum(w for _, w, _ in line.bands) == pytest.approx(WIDTH, abs=1)
-    assert [name for _, _, name, _ in line.blocks] == [b.name for b in tonight.plan.blocks]
-    assert all(0 <= x and x + w <= WIDTH + 0.1 for x, w, _, _ in line.blocks)
+    assert [name for _, _, name, _, _ in line.blocks] == [b.name for b in tonight.plan.blocks]
+    assert all(0 <= x and x + w <= WIDTH + 0.1 for x, w, _, _, _ in line.blocks)
+    colour_of = {name: colour for name, _, colour in line.curves}
+    assert len(set(colour_of.values())) == len(colour_of) == 2  # M 31 and M 42, each its own colour
+    assert all(colour == colour_of[name] for _, _, name, _, colour in line.blocks)
     hours = [label for _, label in line.ticks]
     assert "00h" in hours and hours == sorted(hours, key=lambda h: (int(h[:2]) < 12, h))
 

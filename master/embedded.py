@@ -48,7 +48,7 @@ def start(ctx) -> None:
     config = load_config("master", None, database={"url": f"sqlite:///{ctx.data_dir / 'obsy.db'}"},
                          store={"kind": "local", "path": str(ctx.store.root)},
                          web={"port": ctx.web_port, "secret_key": ""})
-    services = MasterServices(config, store=ctx.store, bus=ctx.bus)
+    services = MasterServices(config, store=ctx.store, bus=ctx.bus, broker=ctx.broker)
     build_broker(services, broker=ctx.broker)
     worker = Worker(ctx.broker, queues={names.INGEST_QUEUE}, worker_threads=2, worker_timeout=200)
     worker.start()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Table, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -34,6 +34,7 @@ class Site(Base):
     longitude_deg: Mapped[float | None] = mapped_column(Float)
     elevation_m: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    horizon: Mapped[list | None] = mapped_column(JSON)  # [[azimuth, altitude], ...] degrees; empty = flat
 
 
 class Telescope(Base):
@@ -52,12 +53,37 @@ class Camera(Base):
     width_px: Mapped[int | None] = mapped_column(Integer)
     height_px: Mapped[int | None] = mapped_column(Integer)
     bayer_pattern: Mapped[str | None] = mapped_column(String(8))
+    gain_default: Mapped[float | None] = mapped_column(Float)
+    offset_default: Mapped[float | None] = mapped_column(Float)
 
 
 class Filter(Base):
     __tablename__ = "filters"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
+
+
+telescope_node_filters = Table(
+    "telescope_node_filters", Base.metadata,
+    Column("telescope_node_id", ForeignKey("telescope_nodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("filter_id", ForeignKey("filters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class TelescopeNode(Base):
+    """Which OBSY telescope node images from which site, through which optics, camera and filters."""
+
+    __tablename__ = "telescope_nodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63), unique=True)
+    # No cascades: a site or instrument still bound to a node cannot be deleted.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    telescope_id: Mapped[int | None] = mapped_column(ForeignKey("telescopes.id"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"))
+    site: Mapped[Site] = relationship()
+    telescope: Mapped[Telescope | None] = relationship()
+    camera: Mapped[Camera | None] = relationship()
+    filters: Mapped[list[Filter]] = relationship(secondary=telescope_node_filters, order_by=Filter.name)
 
 
 class Target(Base):
@@ -77,6 +103,51 @@ class Target(Base):
     common_names: Mapped[list | None] = mapped_column(JSON)
     tags: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImagingPlan(Base):
+    """How to image one target: rows of filter × exposure × count, a priority and the sky it needs."""
+
+    __tablename__ = "imaging_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # 1 most important … 10 least
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    min_altitude_deg: Mapped[float] = mapped_column(Float, default=30.0)
+    max_airmass: Mapped[float | None] = mapped_column(Float)
+    min_moon_separation_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    twilight: Mapped[str] = mapped_column(String(12), default="astronomical")
+    start_date: Mapped[date | None] = mapped_column(Date)  # first night the plan may run
+    end_date: Mapped[date | None] = mapped_column(Date)  # last night
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    target: Mapped[Target] = relationship()
+    rows: Mapped[list["PlanRow"]] = relationship(back_populates="plan", order_by="PlanRow.id",
+                                                 cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PlanRow(Base):
+    __tablename__ = "plan_rows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("imaging_plans.id", ondelete="CASCADE"), index=True)
+    filter_name: Mapped[str | None] = mapped_column(String(60))  # None: no filter
+    exposure_s: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+    plan: Mapped[ImagingPlan] = relationship(back_populates="rows")
+
+
+class SentSchedule(Base):
+    """A night's schedule as the portal sent it to a telescope node (the job exactly as sent)."""
+
+    __tablename__ = "sent_schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    node_name: Mapped[str] = mapped_column(String(63), index=True)
+    night: Mapped[date] = mapped_column(Date)
+    site_name: Mapped[str | None] = mapped_column(String(120))
+    sent_by: Mapped[str | None] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    job: Mapped[dict] = mapped_column(JSON)  # ScheduleJob.to_wire()
 
 
 class Node(Base):

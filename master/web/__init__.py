@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from common import paths
-from . import account, api, auth, frames, health, nodes, observatory, public, targets, users
+from . import account, api, auth, equipment, frames, health, nodes, observatory, plans, public, targets, tonight, users
 from .access import allowed, enforce_access
 from .context import close_db
 from .formatting import register_filters
@@ -70,7 +70,8 @@ def create_app(services) -> Flask:
     login_manager.request_loader(auth.load_token_user)
     app.extensions["obsy_login_throttle"] = LoginThrottle()
 
-    for module in (auth, account, users, public, health, frames, nodes, observatory, targets, api):
+    for module in (auth, account, users, public, health, frames, nodes, observatory, targets, equipment, plans, tonight,
+                   api):
         app.register_blueprint(module.bp)
     register_filters(app)
 

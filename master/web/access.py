@@ -42,12 +42,31 @@ ACCESS: dict[str, str] = {
     "api.frames": "guest",
     "api.frame": "guest",
     "api.nodes": "guest",
-    # observers: the roof (the node's own interlock still decides), targets and their own account
+    "equipment.index": "guest",
+    "equipment.item": "guest",
+    "plans.index": "guest",
+    "plans.detail": "guest",
+    "plans.api_list": "guest",
+    "plans.api_plan": "guest",
+    "tonight.index": "guest",
+    # observers: the roof (the node's own interlock still decides)
     "observatory.roof_command": "observer",
+    # observers: targets and their own account
     "targets.add_catalog": "observer",
     "targets.add_coordinates": "observer",
     "targets.delete": "observer",
     "targets.import_": "observer",
+    # observers: sites and equipment
+    "equipment.add": "observer",
+    "equipment.edit": "observer",
+    "equipment.remove": "observer",
+    # observers: imaging plans
+    "plans.add": "observer",
+    "plans.edit": "observer",
+    "plans.add_row": "observer",
+    "plans.delete_row": "observer",
+    "plans.remove": "observer",
+    "tonight.send": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

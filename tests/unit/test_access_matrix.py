@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from master.models import ApiToken, Target
+from master.models import ApiToken, ImagingPlan, PlanRow, Target, Telescope
 from master.web.tokens import hash_token
 from tests.unit.test_web_support import add_frame, add_user, login, make_app, make_services, png_bytes
 
@@ -62,6 +62,22 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("targets.add_coordinates", "POST"): rule(OBSERVER, ok=302),
     ("targets.delete", "POST"): rule(OBSERVER, ok=302),
     ("targets.import_", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.index", "GET"): rule(GUEST),
+    ("equipment.item", "GET"): rule(GUEST),
+    ("equipment.add", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.edit", "POST"): rule(OBSERVER, ok=302),
+    ("equipment.remove", "POST"): rule(OBSERVER, ok=302),
+    ("plans.index", "GET"): rule(GUEST),
+    ("plans.detail", "GET"): rule(GUEST),
+    ("plans.api_list", "GET"): api(GUEST),
+    ("plans.api_plan", "GET"): api(GUEST),
+    ("plans.add", "POST"): rule(OBSERVER, ok=302),
+    ("plans.edit", "POST"): rule(OBSERVER, ok=302),
+    ("plans.add_row", "POST"): rule(OBSERVER, ok=302),
+    ("plans.delete_row", "POST"): rule(OBSERVER, ok=302),
+    ("plans.remove", "POST"): rule(OBSERVER, ok=302),
+    ("tonight.index", "GET"): rule(GUEST),
+    ("tonight.send", "POST"): rule(OBSERVER, ok=302),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
@@ -80,6 +96,9 @@ POST_DATA = {
     "targets.add_catalog": {"catalog_name": "M 31"},
     "account.create_token": {"name": "script", "scope": "read"},
     "observatory.roof_command": {"action": "acknowledge"},
+    "equipment.add": {"name": "Newton 200", "focal_length_mm": "800"},
+    "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
+    "plans.add_row": {"filter_name": "Ha", "exposure_s": "600", "count": "12"},
 }
 
 
@@ -93,12 +112,18 @@ def site(tmp_path, monkeypatch):
     with services.sessions() as session:
         target = Target(name="M 42", ra_deg=83.8, dec_deg=-5.4, public=True)
         session.add(target)
+        telescope = Telescope(name="RedCat", aperture_mm=51, focal_length_mm=250)
+        session.add(telescope)
+        plan = ImagingPlan(target=target, rows=[PlanRow(filter_name="L", exposure_s=300, count=10)])
+        session.add(plan)
         tokens = {role: ApiToken(user_id=user_id, name="t", token_hash=hash_token(f"tok-{role}"))
                   for role, user_id in {**ids, ANON: victim}.items()}
         session.add_all(tokens.values())
         session.commit()
         params = {role: {"frame_id": frame_id, "target_id": target.id, "user_id": victim,
-                         "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1"} for role in VISITORS}
+                         "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1",
+                         "kind_name": "telescopes", "item_id": telescope.id,
+                         "plan_id": plan.id, "row_id": plan.rows[0].id} for role in VISITORS}
     yield services, params
     services.close()
 

@@ -1,0 +1,111 @@
+"""How far each imaging plan has come: accepted light frames only, row by row, night by night.
+
+A frame counts toward a row when it is an accepted light of the plan's target
+(linked by id or recorded under the target's name) with the row's filter and
+exposure. Two rows asking for the same filter and exposure share those frames
+in row order rather than both counting them.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from master.models import Frame, ImagingPlan, PlanRow
+
+
+def same_exposure(a: float | None, b: float) -> bool:
+    # Capture programs write 300, 300.0 or 300.000001 for the same exposure.
+    return a is not None and abs(a - b) <= max(0.05, 0.001 * b)
+
+
+def same_filter(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
+@dataclass
+class RowProgress:
+    row: PlanRow
+    by_night: dict[date | None, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return sum(self.by_night.values())
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.row.count - self.done)
+
+
+@dataclass
+class PlanProgress:
+    plan: ImagingPlan
+    rows: list[RowProgress]
+
+    @property
+    def done(self) -> int:
+        return sum(r.done for r in self.rows)
+
+    @property
+    def total(self) -> int:
+        return sum(r.row.count for r in self.rows)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.rows) and all(r.remaining == 0 for r in self.rows)
+
+    @property
+    def nights(self) -> list[date | None]:
+        found = {night for r in self.rows for night in r.by_night}
+        return sorted(found, key=lambda n: (n is None, n))
+
+
+def accepted_counts(session: Session, plan: ImagingPlan) -> list[tuple[str | None, float | None, date | None, int]]:
+    """(filter, exposure, night, frames) of the target's accepted lights, oldest night first."""
+    target = plan.target
+    stmt = (select(Frame.filter_name, Frame.exposure_s, Frame.night, func.count())
+            .where(Frame.frame_type == "light", Frame.accepted.is_(True),
+                   or_(Frame.target_id == target.id, func.lower(Frame.target_name) == target.name.lower()))
+            .group_by(Frame.filter_name, Frame.exposure_s, Frame.night))
+    return sorted(session.execute(stmt).all(), key=lambda r: (r[2] is None, r[2] or date.min))
+
+
+def plan_progress(session: Session, plan: ImagingPlan) -> PlanProgress:
+    pool = [[filter_name, exposure, night, count] for filter_name, exposure, night, count in
+            accepted_counts(session, plan)]
+    rows = []
+    for row in plan.rows:
+        taken: dict[date | None, int] = defaultdict(int)
+        wanted = row.count
+        for entry in pool:
+            if wanted == 0:
+                break
+            if entry[3] and same_filter(entry[0], row.filter_name) and same_exposure(entry[1], row.exposure_s):
+                used = min(wanted, entry[3])
+                entry[3] -= used
+                wanted -= used
+                taken[entry[2]] += used
+        rows.append(RowProgress(row, dict(taken)))
+    return PlanProgress(plan, rows)
+
+
+def plan_dict(progress: PlanProgress) -> dict:
+    """The API's view of a plan with its progress."""
+    plan = progress.plan
+    return {
+        "id": plan.id, "target": {"id": plan.target.id, "name": plan.target.name,
+                                  "ra_deg": plan.target.ra_deg, "dec_deg": plan.target.dec_deg},
+        "priority": plan.priority, "active": plan.active, "complete": progress.complete,
+        "constraints": {"min_altitude_deg": plan.min_altitude_deg, "max_airmass": plan.max_airmass,
+                        "min_moon_separation_deg": plan.min_moon_separation_deg, "twilight": plan.twilight,
+                        "start_date": plan.start_date and plan.start_date.isoformat(),
+                        "end_date": plan.end_date and plan.end_date.isoformat()},
+        "rows": [{"id": r.row.id, "filter_name": r.row.filter_name, "exposure_s": r.row.exposure_s,
+                  "count": r.row.count, "accepted": r.done, "remaining": r.remaining,
+                  "by_night": {(n.isoformat() if n else "unknown"): c for n, c in r.by_night.items()}}
+                 for r in progress.rows],
+        "accepted": progress.done, "total": progress.total,
+    }

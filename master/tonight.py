@@ -1,0 +1,108 @@
+"""Tonight for one telescope node: its open plans, what they still need, planned over its site's sky.
+
+The planner gets only what accepted frames have not covered yet, only the rows
+whose filter the node has (when its filters are known), and only plans whose
+date window holds the night.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from common.contracts import ScheduleJob
+from master.models import ImagingPlan, TelescopeNode
+from master.plan_progress import plan_progress, same_filter
+from master.planning.planner import (Constraints, ExposureRow, NightPlan, PlanRequest, plan_night,
+                                     to_schedule_job)
+from master.planning.sky import NightSky, Site
+
+
+class NothingToSend(Exception):
+    pass
+
+
+def site_zone(binding: TelescopeNode) -> ZoneInfo:
+    return ZoneInfo(binding.site.timezone or "UTC")
+
+
+def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
+    """The date of the night in progress or to come: a night runs from local noon to the next noon."""
+    local = (now or datetime.now(timezone.utc)).astimezone(site_zone(binding))
+    return (local - timedelta(hours=12)).date()
+
+
+def _request(progress, node_filters: list[str]) -> tuple[PlanRequest | None, str | None]:
+    plan = progress.plan
+    rows = [r for r in progress.rows if r.remaining > 0]
+    if not rows:
+        return None, "complete: every row has its accepted frames"
+    if node_filters:
+        missing = sorted({r.row.filter_name or "no filter" for r in rows
+                          if r.row.filter_name and not any(same_filter(r.row.filter_name, f) for f in node_filters)})
+        rows = [r for r in rows if not r.row.filter_name or any(same_filter(r.row.filter_name, f) for f in node_filters)]
+        if not rows:
+            return None, f"the node has no {', '.join(missing)} filter"
+    target = plan.target
+    if target.ra_deg is None or target.dec_deg is None:
+        return None, "the target has no coordinates"
+    return PlanRequest(
+        target.name, target.ra_deg, target.dec_deg,
+        tuple(ExposureRow(r.row.filter_name, r.row.exposure_s, r.remaining) for r in rows),
+        priority=plan.priority,
+        constraints=Constraints(min_altitude_deg=plan.min_altitude_deg, max_airmass=plan.max_airmass,
+                                min_moon_separation_deg=plan.min_moon_separation_deg, twilight=plan.twilight),
+    ), None
+
+
+def open_requests(session: Session, binding: TelescopeNode, night: date) -> tuple[list[PlanRequest], dict[str, str]]:
+    """Planner requests for the night, and why each other plan is left out."""
+    plans = session.scalars(select(ImagingPlan).where(ImagingPlan.active.is_(True))
+                            .options(selectinload(ImagingPlan.target), selectinload(ImagingPlan.rows))
+                            .order_by(ImagingPlan.priority, ImagingPlan.id))
+    node_filters = [f.name for f in binding.filters]
+    requests, skipped = [], {}
+    for plan in plans:
+        name = plan.target.name
+        if (plan.start_date and night < plan.start_date) or (plan.end_date and night > plan.end_date):
+            skipped[f"{name} (plan {plan.id})"] = "outside its date window"
+            continue
+        if any(r.name == name for r in requests):
+            # The schedule names targets; a second plan on one target waits for another night.
+            skipped[f"{name} (plan {plan.id})"] = "another plan for this target goes first"
+            continue
+        request, why = _request(plan_progress(session, plan), node_filters)
+        if request is None:
+            skipped[f"{name} (plan {plan.id})"] = why
+        else:
+            requests.append(request)
+    return requests, skipped
+
+
+@dataclass
+class Tonight:
+    binding: TelescopeNode
+    night: date
+    sky: NightSky
+    requests: list[PlanRequest]
+    plan: NightPlan
+    skipped: dict[str, str]
+
+    def job(self, job_id: str | None = None) -> ScheduleJob:
+        if not self.plan.blocks:
+            raise NothingToSend("nothing is planned for this night")
+        job_id = job_id or f"tonight-{self.night.isoformat()}-{secrets.token_hex(4)}"
+        return to_schedule_job(self.plan, self.requests, job_id, self.binding.node_name)
+
+
+def plan_tonight(session: Session, binding: TelescopeNode, night: date) -> Tonight:
+    site = binding.site
+    horizon = tuple((float(az), float(alt)) for az, alt in site.horizon or [])
+    sky = NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
+    requests, skipped = open_requests(session, binding, night)
+    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    return Tonight(binding, night, sky, requests, plan, skipped)

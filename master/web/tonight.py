@@ -1,0 +1,97 @@
+"""Tonight: the night planner for one telescope node and its site, and the button that sends it."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, HiddenField
+from wtforms.validators import InputRequired
+
+from common.jobs import send_schedule
+from master.models import SentSchedule, TelescopeNode
+from master.tonight import NothingToSend, current_night, plan_tonight, site_zone
+from .context import db, services
+from .forms import flash_errors
+from .timeline import build_timeline
+
+bp = Blueprint("tonight", __name__)
+
+
+class SendForm(FlaskForm):
+    node_id = HiddenField(validators=[InputRequired()])
+    night = DateField(validators=[InputRequired()])
+
+
+def _bindings() -> list[TelescopeNode]:
+    return list(db().scalars(select(TelescopeNode).order_by(TelescopeNode.node_name)))
+
+
+def _choose(bindings: list[TelescopeNode], node_id) -> TelescopeNode | None:
+    return next((b for b in bindings if str(b.id) == str(node_id)), bindings[0] if bindings else None)
+
+
+def _night(text: str | None, binding: TelescopeNode) -> tuple[date, str | None]:
+    if text:
+        try:
+            return date.fromisoformat(text), None
+        except ValueError:
+            return current_night(binding), f"date {text!r} is not a date like 2026-12-01; showing tonight"
+    return current_night(binding), None
+
+
+@bp.get("/tonight")
+def index():
+    bindings = _bindings()
+    binding = _choose(bindings, request.args.get("node"))
+    if binding is None:
+        return render_template("tonight/index.html", bindings=[], binding=None)
+    night, problem = _night(request.args.get("date"), binding)
+    if problem:
+        flash(problem, "error")
+    tonight = plan_tonight(db(), binding, night)
+    sent = list(db().scalars(select(SentSchedule).where(SentSchedule.node_name == binding.node_name)
+                             .order_by(SentSchedule.sent_at.desc()).limit(10)))
+    zone = site_zone(binding)
+    return render_template("tonight/index.html", bindings=bindings, binding=binding, tonight=tonight, zone=zone,
+                           timeline=build_timeline(tonight, zone), sent=sent, night=night,
+                           form=SendForm(node_id=binding.id, night=night), job=_preview(tonight))
+
+
+def _preview(tonight):
+    try:
+        return tonight.job("preview")
+    except NothingToSend:
+        return None
+
+
+@bp.post("/tonight/send")
+def send():
+    form = SendForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("tonight.index"))
+    binding = _choose(_bindings(), form.node_id.data)
+    if binding is None or str(binding.id) != form.node_id.data:
+        flash("That telescope node is no longer bound; choose another", "error")
+        return redirect(url_for("tonight.index"))
+    back = redirect(url_for("tonight.index", node=binding.id, date=form.night.data.isoformat()))
+    try:
+        job = plan_tonight(db(), binding, form.night.data).job()
+    except NothingToSend as exc:
+        flash(f"Nothing sent: {exc}", "error")
+        return back
+    try:
+        send_schedule(services().job_broker, job)
+    except Exception as exc:  # the broker is down or refuses: say so, record nothing
+        current_app.logger.exception("could not send schedule %s", job.job_id)
+        flash(f"Could not send the schedule to {binding.node_name}: {exc}", "error")
+        return back
+    db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=form.night.data, site_name=binding.site.name,
+                          sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire()))
+    db().commit()
+    count = len(job.targets)
+    flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
+    return back

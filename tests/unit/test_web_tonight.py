@@ -1,0 +1,170 @@
+"""Tonight: the open plans' remaining frames planned over the node's site, shown, and sent as a job."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import dramatiq
+import pytest
+
+from common import names
+from common.contracts import ScheduleJob, parse_message
+from master.models import Filter, ImagingPlan, PlanRow, SentSchedule, Site, Target, TelescopeNode
+from master.tonight import current_night, open_requests, plan_tonight
+from master.web.timeline import WIDTH, build_timeline
+from tests.unit.test_web_support import add_frame, add_user, login, make_app
+
+NIGHT = date(2026, 12, 1)  # M 31 high in the evening, M 42 after midnight, the moon nearly new
+
+
+@pytest.fixture
+def setup(services):
+    """Backyard near Paris, node scope1 with L and Ha filters, four plans."""
+    with services.sessions() as session:
+        site = Site(name="Backyard", latitude_deg=48.5, longitude_deg=2.25, elevation_m=120,
+                    timezone="Europe/Paris", horizon=[[0, 10], [180, 15]])
+        filters = [Filter(name="L"), Filter(name="Ha"), Filter(name="OIII")]
+        binding = TelescopeNode(node_name="scope1", site=site, filters=filters[:2])
+        m31 = Target(name="M 31", ra_deg=10.68, dec_deg=41.27)
+        m42 = Target(name="M 42", ra_deg=83.82, dec_deg=-5.39)
+        m33 = Target(name="M 33", ra_deg=23.46, dec_deg=30.66)
+        m1 = Target(name="M 1", ra_deg=83.63, dec_deg=22.01)
+        session.add_all([binding, *filters[2:],
+                         ImagingPlan(target=m31, priority=2, rows=[PlanRow(filter_name="L", exposure_s=300, count=12)]),
+                         ImagingPlan(target=m42, priority=3, rows=[PlanRow(filter_name="Ha", exposure_s=600, count=6),
+                                                                   PlanRow(filter_name="OIII", exposure_s=600, count=6)]),
+                         ImagingPlan(target=m33, start_date=date(2027, 1, 1),
+                                     rows=[PlanRow(filter_name="L", exposure_s=300, count=4)]),
+                         ImagingPlan(target=m1, rows=[PlanRow(filter_name="OIII", exposure_s=300, count=4)])])
+        session.commit()
+        return binding.id
+
+
+def test_open_requests_hold_what_accepted_frames_have_not_covered(services, setup):
+    for accepted in (True, True, True, False):
+        add_frame(services, target_name="M 31", filter_name="L", exposure_s=300.0, accepted=accepted)
+    with services.sessions() as session:
+        binding = session.get(TelescopeNode, setup)
+        requests, skipped = open_requests(session, binding, NIGHT)
+    by_name = {r.name: r for r in requests}
+    assert [(row.filter_name, row.count) for row in by_name["M 31"].rows] == [("L", 9)]
+    assert [(row.filter_name, row.count) for row in by_name["M 42"].rows] == [("Ha", 6)]  # the node has no OIII
+    assert by_name["M 31"].priority == 2
+    assert skipped == {"M 33 (plan 3)": "outside its date window", "M 1 (plan 4)": "the node has no OIII filter"}
+
+
+def test_a_complete_or_paused_plan_is_left_out(services, setup):
+    with services.sessions() as session:
+        session.get(ImagingPlan, 2).active = False
+        session.commit()
+    for _ in range(12):
+        add_frame(services, target_name="M 31", filter_name="L", exposure_s=300.0)
+    with services.sessions() as session:
+        requests, skipped = open_requests(session, session.get(TelescopeNode, setup), NIGHT)
+    assert requests == [] and skipped["M 31 (plan 1)"].startswith("complete")
+
+
+def test_the_tonight_page_shows_blocks_twilight_and_what_is_left_out(client, setup):
+    page = client.get(f"/tonight?node={setup}&date={NIGHT.isoformat()}").get_data(as_text=True)
+    assert 'data-block="M 31"' in page and 'data-block="M 42"' in page
+    assert 'class="band night"' in page and 'class="band civil"' in page and 'class="moon"' in page
+    assert "outside its date window" in page and "the node has no OIII filter" in page
+    assert "Astronomical night 19:01–06:31" in page and "(Europe/Paris)" in page
+    assert "L 12×300.0s" in page and 'id="send-form"' in page
+
+
+def test_timeline_geometry_stays_inside_the_chart(services, setup):
+    with services.sessions() as session:
+        tonight = plan_tonight(session, session.get(TelescopeNode, setup), NIGHT)
+        line = build_timeline(tonight, ZoneInfo("Europe/Paris"))
+    assert {level for _, _, level in line.bands} == {"day", "civil", "nautical", "astronomical", "night"}
+    assert sum(w for _, w, _ in line.bands) == pytest.approx(WIDTH, abs=1)
+    assert [name for _, _, name, _, _ in line.blocks] == [b.name for b in tonight.plan.blocks]
+    assert all(0 <= x and x + w <= WIDTH + 0.1 for x, w, _, _, _ in line.blocks)
+    colour_of = {name: colour for name, _, colour in line.curves}
+    assert len(set(colour_of.values())) == len(colour_of) == 2  # M 31 and M 42, each its own colour
+    assert all(colour == colour_of[name] for _, _, name, _, colour in line.blocks)
+    hours = [label for _, label in line.ticks]
+    assert "00h" in hours and hours == sorted(hours, key=lambda h: (int(h[:2]) < 12, h))
+
+
+def test_send_puts_a_schedule_job_on_the_node_queue_and_records_it(client, services, setup):
+    response = client.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "sent to scope1: 2 targets" in page
+    waiting = list(services.job_broker.queues[names.schedule_queue("scope1")].queue)
+    assert len(waiting) == 1
+    message = dramatiq.Message.decode(waiting[0])
+    assert message.actor_name == names.RUN_SCHEDULE_ACTOR
+    job = parse_message(message.args[0], ScheduleJob)
+    assert job.node == "scope1" and {t.name for t in job.targets} == {"M 31", "M 42"}
+    assert sum(r.count for t in job.targets if t.name == "M 31" for r in t.rows) == 12
+    with services.sessions() as session:
+        record = session.query(SentSchedule).one()
+        assert (record.job_id, record.node_name, record.night, record.sent_by) == (job.job_id, "scope1", NIGHT, "admin")
+        assert record.job["targets"] == message.args[0]["targets"]
+    assert f'data-job="{job.job_id}"' in page
+
+
+def test_nothing_is_sent_when_nothing_is_planned(client, services, setup):
+    with services.sessions() as session:
+        for plan in session.query(ImagingPlan):
+            plan.active = False
+        session.commit()
+    response = client.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()},
+                           follow_redirects=True)
+    assert "Nothing sent: nothing is planned" in response.get_data(as_text=True)
+    assert names.schedule_queue("scope1") not in services.job_broker.queues
+    with services.sessions() as session:
+        assert session.query(SentSchedule).count() == 0
+
+
+class DownBroker:
+    def declare_queue(self, name):
+        pass
+
+    def enqueue(self, message):
+        raise ConnectionError("broker unreachable")
+
+    def close(self):
+        pass
+
+
+def test_a_broker_failure_is_a_message_and_nothing_is_recorded(client, services, setup, monkeypatch):
+    monkeypatch.setattr(services, "_broker", DownBroker())
+    response = client.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "Could not send the schedule to scope1: broker unreachable" in response.get_data(as_text=True)
+    with services.sessions() as session:
+        assert session.query(SentSchedule).count() == 0
+
+
+def test_bad_requests_are_messages(client, setup):
+    page = client.get("/tonight?date=soon").get_data(as_text=True)
+    assert "is not a date like 2026-12-01; showing tonight" in page
+    response = client.post("/tonight/send", data={"node_id": "999", "night": NIGHT.isoformat()}, follow_redirects=True)
+    assert "no longer bound" in response.get_data(as_text=True)
+    response = client.post("/tonight/send", data={"node_id": setup, "night": "later"}, follow_redirects=True)
+    assert response.status_code == 200 and "Not a valid date value" in response.get_data(as_text=True)
+
+
+def test_without_a_bound_node_the_page_says_what_to_do(client):
+    assert "No telescope node is bound" in client.get("/tonight").get_data(as_text=True)
+
+
+def test_a_guest_sees_tonight_but_cannot_send(services, setup):
+    add_user(services, "visitor", role="guest")
+    guest = make_app(services).test_client()
+    login(guest, "visitor")
+    page = guest.get(f"/tonight?date={NIGHT.isoformat()}").get_data(as_text=True)
+    assert 'data-block="M 31"' in page and 'id="send-form"' not in page
+    assert guest.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()}).status_code == 403
+
+
+def test_the_current_night_starts_at_local_noon(services, setup):
+    with services.sessions() as session:
+        binding = session.get(TelescopeNode, setup)
+        assert current_night(binding, datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)) == date(2026, 12, 1)
+        assert current_night(binding, datetime(2026, 12, 2, 11, 30, tzinfo=timezone.utc)) == date(2026, 12, 2)

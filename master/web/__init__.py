@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from common import paths
-from . import account, api, auth, frames, health, nodes, public, targets, users
+from . import account, api, auth, frames, health, nodes, public, targets, users, viewer
 from .access import allowed, enforce_access
 from .context import close_db
 from .formatting import register_filters
@@ -70,7 +70,7 @@ def create_app(services) -> Flask:
     login_manager.request_loader(auth.load_token_user)
     app.extensions["obsy_login_throttle"] = LoginThrottle()
 
-    for module in (auth, account, users, public, health, frames, nodes, targets, api):
+    for module in (auth, account, users, public, health, frames, nodes, targets, api, viewer):
         app.register_blueprint(module.bp)
     register_filters(app)
 

@@ -47,8 +47,11 @@
     });
     [this.blackRange, this.whiteRange].forEach(function (range) {
       range.addEventListener("input", function () {
-        var h = self.info.histogram, value = h.lo + (h.hi - h.lo) * range.value / SLIDER_STEPS;
-        (range === self.blackRange ? self.black : self.white).value = round(value);
+        var h = self.info.histogram, bin = (h.hi - h.lo) / h.counts.length;
+        var value = h.lo + (h.hi - h.lo) * range.value / SLIDER_STEPS;
+        // A slider cannot push its point past the other one: keep a histogram bin between them.
+        if (range === self.blackRange) self.black.value = round(Math.min(value, self.white.value - bin));
+        else self.white.value = round(Math.max(value, +self.black.value + bin));
         self.levels.value = "manual";
         self.pointsChanged();
       });
@@ -173,6 +176,11 @@
 
   Viewer.prototype.pointsChanged = function () {
     var self = this;
+    if (!(+this.white.value > +this.black.value)) {  // the server would refuse such tiles
+      $("v-status").textContent = "White must be above black.";
+      return;
+    }
+    $("v-status").textContent = "";
     this.syncRanges();
     this.drawHistogram();
     window.clearTimeout(this.settle);  // re-render once the slider rests, not on every step

@@ -2,10 +2,14 @@
 
 Level 0 is the image at full resolution in its own dtype (native byte order); each further level
 is the 2x2 block mean of the one below (``previews.block_mean``, the odd last row or column
-dropped), until the whole image fits in one tile. A 6248x4176 uint16 frame makes six levels and
-about 70 MB on disk. Every level is an ``.npy`` file, so a tile is a slice of a memory map: the
-operating system's page cache keeps the parts being looked at, whatever the frame's size, and
-several web workers share them.
+dropped, float32), until the whole image fits in one tile. Every level is an ``.npy`` file, so a
+tile is a slice of a memory map: the operating system's page cache keeps the parts being looked
+at, whatever the frame's size, and several web workers share them.
+
+Measured on this machine (2 cores shared with other jobs), a 6248x4176 uint16 frame (52 MB FITS):
+six levels, 87 MB on disk, built in 0.9 s; a cached pyramid opens in 0.5 ms; a 256x256 tile is
+cut, stretched (asinh) and PNG-encoded in 16 ms (58 kB); its 300 stars take 1.0 s once (as long
+as ``grade_image`` on the same frame), then come from the cached stars.json.
 
 The levels, the header text and ``meta.json`` (sizes, display levels, histogram) are written into
 a directory that the caller renames into place: a pyramid is complete or absent.

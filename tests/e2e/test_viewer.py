@@ -58,7 +58,7 @@ def screen_point(page, x: int, y: int) -> tuple[float, float]:
 
 def test_stretch_zoom_readout_stars_and_blink(page, portal):
     frame_id, _ = real_frame(portal, seed=11, night=None, filter_name="R")
-    _, second_key = real_frame(portal, seed=12, night=None, filter_name="R")
+    second_id, second_key = real_frame(portal, seed=12, night=None, filter_name="R")
 
     page.goto(f"/frames/{frame_id}")
     log_in(page, portal)
@@ -145,6 +145,13 @@ def test_stretch_zoom_readout_stars_and_blink(page, portal):
     with page.expect_download() as download:
         page.click("text=Download FITS")
     assert download.value.suggested_filename.endswith(".fits")
+
+    # Stepping to the next frame keeps the stretch and the view (they travel in the address).
+    page.click("#v-next")
+    page.wait_for_url(f"{portal.base_url}/frames/{second_id}/view#*")
+    assert page.input_value("#v-stretch") == "log"
+    assert page.inner_text("#v-position") == "2 of 2"
+    assert page.locator("#v-viewport").get_attribute("data-scale").startswith(scale[:4])
 
 
 def test_a_corrupt_frame_shows_a_page_that_says_so(browser, portal):

@@ -24,6 +24,9 @@ class ObjectStoreError(Exception):
 class ObjectInfo:
     key: str
     size: int
+    # Changes whenever the object is rewritten (S3 ETag, local mtime): FITS sizes are multiples of
+    # 2880 bytes, so a rebuilt master often has the old size. None if the store cannot tell.
+    version: str | None = None
 
 
 def check_key(key: str) -> str:
@@ -107,7 +110,8 @@ class LocalObjectStore(ObjectStore):
 
     def stat(self, key):
         try:
-            return ObjectInfo(key, self._path(key).stat().st_size)
+            info = self._path(key).stat()
+            return ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
         except FileNotFoundError:
             return None
 
@@ -195,7 +199,7 @@ class S3ObjectStore(ObjectStore):
             raise ObjectStoreError(f"S3 {exc.code}: {exc.message}") from exc
         except Exception as exc:
             raise ObjectStoreError(f"S3 server unreachable or failed: {exc}") from exc
-        return ObjectInfo(key, info.size)
+        return ObjectInfo(key, info.size, info.etag)
 
     def delete(self, key):
         self._guard(self.client.remove_object, self.bucket, check_key(key))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import sep
 
-__all__ = ["GradeResult", "grade_image", "grade_accept"]
+__all__ = ["GradeResult", "Star", "detect_stars", "grade_image", "grade_accept"]
 
 DETECT_SIGMA = 5.0
 MIN_AREA = 5
@@ -76,6 +76,36 @@ def grade_image(data: np.ndarray) -> GradeResult:
         if len(chosen):
             hfr, fwhm, ecc = _shapes(image, chosen, half)
     return GradeResult(len(stars), hfr, fwhm, ecc, background, noise)
+
+
+@dataclass
+class Star:
+    x: float  # 0-based column and row of the centroid, as sep gives them
+    y: float
+    hfr: float | None
+    flux: float
+
+
+def detect_stars(data: np.ndarray, limit: int = 2000) -> list[Star]:
+    """The stars ``grade_image`` counts, brightest first, each with its own HFR (None if unmeasurable).
+
+    Same sky, detection and star-or-defect rules as grading, so what the viewer draws is what was graded.
+    """
+    image, _, noise = _background_subtracted(_plane(data))
+    if not noise > 0:
+        return []
+    objects = _detect(image, noise)
+    stars = objects[_star_like(objects)]
+    stars = stars[np.argsort(-stars["flux"])][:limit]
+    if not len(stars):
+        return []
+    x, y = stars["x"].astype(np.float64), stars["y"].astype(np.float64)
+    # The aperture must hold the wings: 6 sigma of the star's own isophotal size, as _stamp_half does.
+    sigma = np.sqrt((stars["a"] ** 2 + stars["b"] ** 2) / 2.0)
+    radius, flags = sep.flux_radius(image, x, y, np.clip(6.0 * sigma, 5.0, 30.0), 0.5, subpix=5)
+    good = (flags == 0) & np.isfinite(radius) & (radius > 0)
+    return [Star(float(sx), float(sy), float(r) if ok else None, float(f))
+            for sx, sy, r, ok, f in zip(x, y, radius, good, stars["flux"])]
 
 
 def grade_accept(grade: GradeResult | None, meta, *, min_stars: int = 5,

@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-__all__ = ["make_previews", "THUMB_MAX", "PREVIEW_MAX"]
+__all__ = ["block_mean", "make_previews", "THUMB_MAX", "PREVIEW_MAX"]
 
 THUMB_MAX = 256
 PREVIEW_MAX = 1280
@@ -40,13 +40,13 @@ def make_previews(data: np.ndarray) -> tuple[bytes, bytes]:
         plane = plane.mean(axis=0, dtype=np.float32)
     if plane.ndim != 2 or plane.size == 0:
         raise ValueError(f"make_previews needs a 2-D image, got shape {plane.shape}")
-    preview = _block_mean(plane, math.ceil(max(plane.shape) / PREVIEW_MAX))
-    thumb = _block_mean(preview, math.ceil(max(preview.shape) / THUMB_MAX))
+    preview = block_mean(plane, math.ceil(max(plane.shape) / PREVIEW_MAX))
+    thumb = block_mean(preview, math.ceil(max(preview.shape) / THUMB_MAX))
     stretch = _Stretch.fit(preview)
     return _png(stretch(thumb)), _png(stretch(preview))
 
 
-def _block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
+def block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
     """Mean of factor x factor blocks as float32 (the last partial row/column of blocks is dropped).
 
     Strided adds (rows first, then columns) run at memory speed; uint16 sums stay exact in uint32.

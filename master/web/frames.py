@@ -1,18 +1,17 @@
 """The frame browser, the frame page, and the frame's images and FITS file."""
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import PurePath
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from common.objectstore import LocalObjectStore, ObjectStoreError, check_key
+from common.objectstore import ObjectStoreError
 from master.models import Frame
 from .context import db, get_or_404, services
 from .formatting import filesize, sexagesimal, utc
 from .queries import FrameFilters, filter_choices, frame_page, parse_positive_int
+from .sending import send_object
 
 bp = Blueprint("frames", __name__)
 
@@ -142,33 +141,5 @@ def download_name(frame: Frame) -> str:
 
 @bp.get("/frames/<int:frame_id>/download")
 def download(frame_id: int):
-    """Stream the FITS file; the local store is sent from disk, S3 through a temporary file."""
     frame = get_or_404(Frame, frame_id)
-    store = services().store
-    options = {"mimetype": "application/fits", "as_attachment": True, "download_name": download_name(frame)}
-    if isinstance(store, LocalObjectStore):
-        path = store.root / check_key(frame.key)
-        if not path.is_file():
-            abort(404)
-        response = send_file(path, conditional=True, **options)
-    else:
-        handle = _fetch_to_temp(store, frame.key)
-        response = send_file(handle, **options)
-        response.content_length = os.fstat(handle.fileno()).st_size
-    response.cache_control.private = True  # never kept by a shared cache
-    return response
-
-
-def _fetch_to_temp(store, key: str):
-    """An open file holding the object; its name is already unlinked so nothing is left behind."""
-    fd, path = tempfile.mkstemp(prefix="obsy-download-", suffix=".fits")
-    os.close(fd)
-    try:
-        store.get_file(key, path)
-        return open(path, "rb")
-    except KeyError:
-        abort(404)
-    except ObjectStoreError:
-        abort(503)
-    finally:
-        os.unlink(path)
+    return send_object(frame.key, download_name(frame))

@@ -6,11 +6,13 @@ refuses endpoints it has no rule for).
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from flask import Blueprint
 
-from master.models import ApiToken, ImagingPlan, PlanRow, Target, Telescope
+from master.models import ApiToken, Frame, ImagingPlan, PlanRow, Target, Telescope
 from master.web.tokens import hash_token
+from tests.unit.test_viewer_pyramid import fits_bytes
 from tests.unit.test_web_support import add_frame, add_user, login, make_app, make_services, png_bytes
 
 ANON, GUEST, OBSERVER, ADMIN = "anonymous", "guest", "observer", "admin"
@@ -49,6 +51,13 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("frames.thumb", "GET"): rule(GUEST),
     ("frames.preview", "GET"): rule(GUEST),
     ("frames.download", "GET"): rule(GUEST),
+    ("viewer.frame", "GET"): rule(GUEST),
+    ("viewer.object_", "GET"): rule(GUEST, ok=302),  # the key is a frame's: sent on to its viewer page
+    ("viewer.info", "GET"): rule(GUEST),
+    ("viewer.tile", "GET"): rule(GUEST),
+    ("viewer.pixel", "GET"): rule(GUEST),
+    ("viewer.stars", "GET"): rule(GUEST),
+    ("viewer.download", "GET"): rule(GUEST),
     ("nodes.index", "GET"): rule(GUEST),
     ("observatory.index", "GET"): rule(GUEST),
     ("observatory.api_safety", "GET"): api(GUEST),
@@ -108,7 +117,7 @@ def site(tmp_path, monkeypatch):
     services = make_services(tmp_path, monkeypatch)
     ids = {role: add_user(services, role, role=role) for role in (GUEST, OBSERVER, ADMIN)}
     victim = add_user(services, "victim", role="observer")
-    frame_id = add_frame(services, thumb=png_bytes(), preview=png_bytes(), fits=b"SIMPLE  =  T".ljust(2880))
+    frame_id = add_frame(services, thumb=png_bytes(), preview=png_bytes(), fits=fits_bytes(np.ones((20, 30), np.uint16)))
     with services.sessions() as session:
         target = Target(name="M 42", ra_deg=83.8, dec_deg=-5.4, public=True)
         session.add(target)
@@ -120,10 +129,12 @@ def site(tmp_path, monkeypatch):
                   for role, user_id in {**ids, ANON: victim}.items()}
         session.add_all(tokens.values())
         session.commit()
+        frame_key = session.get(Frame, frame_id).key
         params = {role: {"frame_id": frame_id, "target_id": target.id, "user_id": victim,
                          "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1",
                          "kind_name": "telescopes", "item_id": telescope.id,
-                         "plan_id": plan.id, "row_id": plan.rows[0].id} for role in VISITORS}
+                         "plan_id": plan.id, "row_id": plan.rows[0].id, "key": frame_key,
+                         "level": 0, "x": 0, "y": 0} for role in VISITORS}
     yield services, params
     services.close()
 

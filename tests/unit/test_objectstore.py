@@ -27,3 +27,12 @@ def test_local_store_put_get_stat_list_copy_delete(tmp_path):
 def test_keys_cannot_escape(key):
     with pytest.raises(ValueError):
         check_key(key)
+
+
+def test_local_stat_version_changes_when_an_object_is_rewritten_at_the_same_size(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    store.put_bytes("masters/bias.fits", b"a" * 2880)
+    first = store.stat("masters/bias.fits")
+    store.put_bytes("masters/bias.fits", b"b" * 2880)
+    second = store.stat("masters/bias.fits")
+    assert first.size == second.size and first.version is not None and first.version != second.version

@@ -1,0 +1,213 @@
+"""The FITS viewer: a page per frame (or any FITS object by key), and the tiles and readouts it loads.
+
+Tiles are rendered on the server as 8-bit PNGs for the stretch and black/white points named in
+the URL. The alternative, shipping raw float tiles and stretching them in the browser, would send
+four times the bytes per tile and need a FITS-aware renderer in JavaScript; here the browser only
+places images, each stretch is a distinct URL the browser caches (blinking back and forth costs
+nothing after the first pass), and the stretch code is the one the unit tests check against
+astropy. Changing the stretch reloads the visible tiles: about a dozen 256x256 PNGs.
+
+Data URLs end with the object key (``<path:key>`` last), so keys with slashes need no escaping.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from pathlib import PurePosixPath
+
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from PIL import Image
+from sqlalchemy import select
+
+from common import paths
+from common.objectstore import check_key
+from master.models import Frame
+from master.viewer import Pyramid, ViewerCache, ViewerError
+from master.viewer import stretch
+from master.viewer.sky import radec
+from .context import db, get_or_404, services
+from .frames import download_name
+from .sending import send_object
+
+bp = Blueprint("viewer", __name__)
+
+# Where repository FITS objects live; incoming/ holds unverified uploads and is never shown.
+VIEWABLE_PREFIXES = ("frames/", "calibration/", "rejected/", "masters/", "stacks/")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz")
+TILE_MAX_AGE_S = 86400
+DATA_MAX_AGE_S = 3600
+SEQUENCE_LIMIT = 500
+PNG_OPTIONS = {"compress_level": 6, "compress_type": zlib.Z_RLE}  # as previews.py: sky noise barely compresses
+
+
+def cache() -> ViewerCache:
+    extensions = current_app.extensions
+    if "obsy_viewer" not in extensions:
+        root = current_app.config.get("OBSY_VIEWER_CACHE") or paths.data_dir() / "cache" / "viewer"
+        extensions.setdefault("obsy_viewer", ViewerCache(root, services().store))
+    return extensions["obsy_viewer"]
+
+
+def viewable(key: str) -> str:
+    """The key, if it names a FITS object in the repository; a 404 for anything else."""
+    try:
+        check_key(key)
+    except ValueError:
+        abort(404)
+    if not key.startswith(VIEWABLE_PREFIXES) or not key.lower().endswith(FITS_SUFFIXES):
+        abort(404)
+    return key
+
+
+def _data_error(error: ViewerError):
+    return jsonify(error=error.message), error.status
+
+
+def _bad_request(message: str):
+    return jsonify(error=message), 400
+
+
+def _cacheable(response: Response, max_age: int, etag: str) -> Response:
+    response.cache_control.private = True  # frames are not public: no shared cache keeps them
+    response.cache_control.max_age = max_age
+    response.set_etag(etag)
+    return response.make_conditional(request)
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+@bp.get("/frames/<int:frame_id>/view")
+def frame(frame_id: int):
+    row = get_or_404(Frame, frame_id)
+    sequence = sequence_of(row)
+    position = next((n for n, item in enumerate(sequence, 1) if item["id"] == row.id), None)
+    return _page(row.key, title=row.object_name or row.frame_type, frame=row, sequence=sequence, position=position,
+                 download=url_for("frames.download", frame_id=row.id))
+
+
+@bp.get("/view/<path:key>")
+def object_(key: str):
+    viewable(key)
+    frame_id = db().scalar(select(Frame.id).where(Frame.key == key))
+    if frame_id is not None:  # a frame is shown with its sequence and its own download name
+        return redirect(url_for(".frame", frame_id=frame_id))
+    return _page(key, title=PurePosixPath(key).name, frame=None, sequence=[], position=None,
+                 download=url_for(".download", key=key))
+
+
+def _page(key: str, **context):
+    try:
+        pyramid = cache().pyramid(key)
+    except ViewerError as error:
+        return render_template("viewer/unavailable.html", key=key, message=error.message, **context), error.status
+    cards = [(card.keyword, card.value, card.comment) for card in pyramid.header().cards if card.keyword]
+    return render_template("viewer/view.html", key=key, info=info_of(key, pyramid), cards=cards, **context)
+
+
+def sequence_of(row: Frame) -> list[dict]:
+    """Frames of the same target, filter, type and night, in time order: what the blink steps through."""
+    same = [Frame.frame_type == row.frame_type]
+    for column, value in ((Frame.target_name, row.target_name), (Frame.filter_name, row.filter_name),
+                          (Frame.night, row.night)):
+        same.append(column.is_(None) if value is None else column == value)
+    rows = db().execute(select(Frame.id, Frame.key, Frame.date_obs).where(*same)
+                        .order_by(Frame.date_obs, Frame.id).limit(SEQUENCE_LIMIT))
+    return [{"id": id_, "key": key, "when": when.strftime("%H:%M:%S") if when else f"#{id_}",
+             "view": url_for(".frame", frame_id=id_), "info": url_for(".info", key=key)} for id_, key, when in rows]
+
+
+def info_of(key: str, pyramid: Pyramid) -> dict:
+    meta = pyramid.meta
+    root = request.script_root
+    return {
+        "key": key, "version": pyramid.directory.name[:12],
+        **{name: meta[name] for name in ("width", "height", "tile", "levels", "display", "histogram", "wcs")},
+        # Patterns the page fills in; kept next to the routes they name.
+        "tile_url": f"{root}/viewer/tile/{{level}}/{{x}}/{{y}}/{key}",
+        "pixel_url": f"{root}/viewer/pixel/{{x}}/{{y}}/{key}",
+        "stars_url": f"{root}/viewer/stars/{key}",
+    }
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@bp.get("/viewer/info/<path:key>")
+def info(key: str):
+    viewable(key)
+    try:
+        pyramid = cache().pyramid(key)
+    except ViewerError as error:
+        return _data_error(error)
+    return _cacheable(jsonify(info_of(key, pyramid)), DATA_MAX_AGE_S, f"info-{pyramid.directory.name}")
+
+
+@bp.get("/viewer/tile/<int:level>/<int:x>/<int:y>/<path:key>")
+def tile(level: int, x: int, y: int, key: str):
+    """One PNG tile. ``stretch`` (linear, log, asinh) and ``black``/``white`` (data values; z-scale if absent)."""
+    viewable(key)
+    name = request.args.get("stretch", "linear")
+    if name not in stretch.STRETCHES:
+        return _bad_request(f"stretch must be one of {', '.join(stretch.STRETCHES)}")
+    try:
+        pyramid = cache().pyramid(key)
+    except ViewerError as error:
+        return _data_error(error)
+    default_black, default_white = pyramid.meta["display"]["zscale"]
+    try:
+        black = float(request.args.get("black", default_black))
+        white = float(request.args.get("white", default_white))
+        stretch.check(name, black, white)
+    except ValueError as exc:
+        return _bad_request(f"black and white must be numbers, white above black ({exc})")
+    etag = hashlib.sha256(f"{pyramid.directory.name}/{level}/{x}/{y}/{name}/{black!r}/{white!r}".encode()).hexdigest()
+    if request.if_none_match.contains(etag):  # the browser has it: skip the render
+        return _cacheable(Response(status=304), TILE_MAX_AGE_S, etag)
+    try:
+        pixels = pyramid.tile(level, x, y)
+    except IndexError as exc:
+        return jsonify(error=str(exc)), 404
+    buffer = io.BytesIO()
+    Image.fromarray(stretch.render(pixels, name, black, white)).save(buffer, format="PNG", **PNG_OPTIONS)
+    return _cacheable(Response(buffer.getvalue(), mimetype="image/png"), TILE_MAX_AGE_S, etag)
+
+
+@bp.get("/viewer/pixel/<int:x>/<int:y>/<path:key>")
+def pixel(x: int, y: int, key: str):
+    """The full-resolution value at 0-based column x, row y, and RA/Dec there when the header has a WCS."""
+    viewable(key)
+    try:
+        pyramid = cache().pyramid(key)
+    except ViewerError as error:
+        return _data_error(error)
+    try:
+        value = pyramid.value(x, y)
+    except IndexError as exc:
+        return jsonify(error=str(exc)), 404
+    answer = {"x": x, "y": y, "value": value if value == value else None}  # NaN is not JSON
+    wcs = pyramid.wcs()
+    if wcs is not None:
+        answer["ra"], answer["dec"] = radec(wcs, x, y)
+    return _cacheable(jsonify(answer), DATA_MAX_AGE_S, f"pixel-{pyramid.directory.name}-{x}-{y}")
+
+
+@bp.get("/viewer/stars/<path:key>")
+def stars(key: str):
+    """Stars found by the grading code: [x, y, hfr] with 0-based pixel centres, brightest first."""
+    viewable(key)
+    try:
+        pyramid = cache().pyramid(key)
+        found = cache().stars(pyramid)
+    except ViewerError as error:
+        return _data_error(error)
+    items = [[round(s["x"], 2), round(s["y"], 2), None if s["hfr"] is None else round(s["hfr"], 2)] for s in found]
+    return _cacheable(jsonify(stars=items), DATA_MAX_AGE_S, f"stars-{pyramid.directory.name}")
+
+
+@bp.get("/viewer/download/<path:key>")
+def download(key: str):
+    viewable(key)
+    row = db().scalar(select(Frame).where(Frame.key == key))
+    return send_object(key, download_name(row) if row is not None else PurePosixPath(key).name)

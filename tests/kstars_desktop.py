@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -59,19 +60,39 @@ class KStarsDesktop(_PopenServer):
 
     def _launch(self) -> None:
         bus_socket = self._dir / "bus"
-        # One process tree: the shell starts Xvfb, then becomes the bus daemon.
-        script = (f"{self._xvfb} {self.display} -screen 0 1280x1024x24 -nolisten tcp -noreset "
-                  f"> {self._dir / 'xvfb.log'} 2>&1 & exec {self._dbus} --session --nofork --nopidfile "
-                  f"--address={self.bus_address}")
-        self._spawn(["sh", "-c", script], console="dbus.log")
+        with open(self._dir / "xvfb.log", "ab") as out:
+            self._xvfb_proc = subprocess.Popen([self._xvfb, self.display, "-screen", "0", "1280x1024x24", "-nolisten",
+                                                "tcp", "-noreset"], stdin=subprocess.DEVNULL, stdout=out,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+        self._spawn([self._dbus, "--session", "--nofork", "--nopidfile", f"--address={self.bus_address}"],
+                    console="dbus.log")
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if not self._alive():
-                raise self._fail(f"the desktop exited with code {self._proc.returncode}")
+                raise self._fail(f"the D-Bus daemon exited with code {self._proc.returncode}")
+            if self._xvfb_proc.poll() is not None:
+                raise self._fail(f"Xvfb exited with code {self._xvfb_proc.returncode}")
             if bus_socket.exists() and Path(f"/tmp/.X11-unix/X{self.display_number}").exists():
                 return
             time.sleep(0.05)
         raise self._fail("Xvfb or the D-Bus daemon did not come up")
+
+    def _pids(self) -> list[int]:
+        pids = super()._pids()
+        xvfb = getattr(self, "_xvfb_proc", None)
+        if xvfb is not None and xvfb.poll() is None:
+            pids.append(xvfb.pid)
+        return pids
+
+    def _after_kill(self) -> None:
+        super()._after_kill()
+        xvfb = getattr(self, "_xvfb_proc", None)
+        if xvfb is not None:
+            try:
+                xvfb.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self._xvfb_proc = None
 
     def kstars_processes(self) -> list[psutil.Process]:
         found = []
@@ -98,4 +119,11 @@ class KStarsDesktop(_PopenServer):
     def _graceful_stop(self) -> None:
         self.kill_kstars(signal.SIGTERM)
         self.kill_kstars(signal.SIGKILL)
+        xvfb = getattr(self, "_xvfb_proc", None)
         super()._graceful_stop()
+        if xvfb is not None and xvfb.poll() is None:
+            xvfb.terminate()
+            try:
+                xvfb.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                xvfb.kill()

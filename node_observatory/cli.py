@@ -45,8 +45,11 @@ def format_status(status: SafetyStatus) -> str:
 
 def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
              echo: Callable[[str], None], clock: Callable[[], datetime] = utc_now,
-             on_status: Callable[[SafetyStatus], object] = lambda status: None) -> SafetyStatus | None:
-    """Step the monitor every ``tick_s`` until ``stop`` is set; echo each change of state."""
+             on_status: Callable[[SafetyStatus], object] = lambda status: None,
+             wake: threading.Event | None = None) -> SafetyStatus | None:
+    """Step the monitor every ``tick_s``, or at once when ``wake`` is set (a park report, a roof
+    command), until ``stop`` is set; echo each change of state."""
+    wake = wake if wake is not None else stop
     last: SafetyStatus | None = None
     while not stop.is_set():
         status = monitor.step(clock())
@@ -55,7 +58,9 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
             reasons = "; ".join(status.reasons) or "all required sources safe"
             echo(f"{status.time.isoformat(timespec='seconds')} safety {status.state.value}: {reasons}")
         last = status
-        stop.wait(tick_s)
+        wake.wait(tick_s)
+        if wake is not stop:
+            wake.clear()
     return last
 
 
@@ -89,9 +94,14 @@ def observatory_group(ctx, config_path) -> None:
 
     config = load_role_config("observatory", config_path)
     monitor = build_monitor(config)
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
+
+    def on_signal(*_):
+        stop.set()
+        wake.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     from common.events import make_event_bus
     from .publish import SafetyPublisher
 
@@ -99,14 +109,14 @@ def observatory_group(ctx, config_path) -> None:
     from .roof.factory import build_roof_controller
 
     bus = make_event_bus(config.broker)
-    roof = build_roof_controller(config, bus)
+    roof = build_roof_controller(config, bus, wake)
     commands = None
     if roof is not None:
         from .roof.commands import RoofCommands
 
         node_name = config.node.name
         commands = RoofCommands(node_name, roof, lambda result: bus.publish(names.roof_result_key(node_name), result),
-                                max_age_s=config.roof.command_max_age_s)
+                                max_age_s=config.roof.command_max_age_s, on_queued=wake.set)
         bus.subscribe([names.roof_command_key(node_name)], commands.on_event)
     exports = start_exports(config)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
@@ -118,7 +128,7 @@ def observatory_group(ctx, config_path) -> None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
                  on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
-                                          exports, commands))
+                                          exports, commands), wake=wake)
     finally:
         exports.close()
         bus.close()

@@ -24,13 +24,15 @@ def utc_now() -> datetime:
 
 class RoofCommands:
     def __init__(self, node: str, controller, publish: Callable[[RoofCommandResult], None], *,
-                 max_age_s: float = 30.0, clock: Callable[[], datetime] = utc_now):
+                 max_age_s: float = 30.0, clock: Callable[[], datetime] = utc_now,
+                 on_queued: Callable[[], None] = lambda: None):
         self.node = node
         self.controller = controller
         self.publish = publish
         self.max_age_s = max_age_s
         self.clock = clock
         self._queue: queue.Queue[RoofCommand] = queue.Queue(maxsize=100)
+        self.on_queued = on_queued  # wake the node loop so the command does not wait for the next tick
 
     def on_event(self, routing_key: str, message) -> None:
         """Bus handler: only this node's commands, queued for the loop."""
@@ -40,6 +42,8 @@ class RoofCommands:
             self._queue.put_nowait(message)
         except queue.Full:
             self._answer(message, False, "too many roof commands waiting")
+            return
+        self.on_queued()
 
     def run_pending(self) -> list[RoofCommandResult]:
         """Carry out the queued commands (on the thread that steps the controller)."""

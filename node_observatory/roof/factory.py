@@ -23,10 +23,11 @@ def roof_settings(config: ObservatoryConfig) -> RoofSettings:
                         republish_s=config.publish_every_s)
 
 
-def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | None:
+def build_roof_controller(config: ObservatoryConfig, bus, wake=None) -> RoofController | None:
     """None for ``kind = "none"``. ``simulator``: a simulated roof and mount, both park sources
     watching that mount (a self-contained demo). ``indi``: the roof and the mount on one
-    indiserver, plus the telescope node's ``MountReport`` events on ``bus`` as the second source."""
+    indiserver, plus the telescope node's ``MountReport`` events on ``bus`` as the second source.
+    ``wake`` (a threading.Event) is set whenever a mount report arrives, so the node loop acts at once."""
     rc = config.roof
     if rc.kind == "none":
         return None
@@ -54,7 +55,7 @@ def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | No
     except Exception as exc:  # the interlock reads "not parked" until the mount is there
         log.warning("mount %s not ready for the roof interlock: %s", rc.mount_device, exc)
     direct = IndiParkSource(client, rc.mount_device)
-    reports = BusParkSource(rc.telescope_node)
+    reports = BusParkSource(rc.telescope_node, on_update=wake.set if wake is not None else None)
     reports.subscribe(bus)
 
     def request_park() -> None:

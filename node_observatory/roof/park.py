@@ -60,9 +60,10 @@ class ParkSource(ABC):
 class BusParkSource(ParkSource):
     """The telescope node's last ``MountReport`` (``telescope.<node>.mount``) on the event bus."""
 
-    def __init__(self, telescope_node: str, name: str | None = None):
+    def __init__(self, telescope_node: str, name: str | None = None, on_update: Callable[[], None] | None = None):
         self.node = telescope_node
         self.name = name or f"telescope node {telescope_node}"
+        self.on_update = on_update  # e.g. wake the node loop: a park confirmed should close the roof now
         self._lock = threading.Lock()
         self._last = ParkReading(self.name, None, None, "no report from the telescope node yet")
 
@@ -74,8 +75,11 @@ class BusParkSource(ParkSource):
             return
         reading = ParkReading(self.name, message.parked, message.sent_at, message.reason or "")
         with self._lock:
-            if self._last.time is None or reading.time >= self._last.time:  # never go back in time
-                self._last = reading
+            if self._last.time is not None and reading.time < self._last.time:  # never go back in time
+                return
+            self._last = reading
+        if self.on_update is not None:
+            self.on_update()
 
     def read(self) -> ParkReading:
         with self._lock:

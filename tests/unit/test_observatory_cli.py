@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -195,6 +196,29 @@ def test_loop_prints_each_change_of_state(config_path):
     assert lines[1].startswith("2026-11-25T04:15:30+00:00 safety safe")
     assert lines[2].startswith("2026-11-25T04:20:10+00:00 safety unknown: cloudwatcher: stale")
     assert last.state is Verdict.UNKNOWN
+
+
+def test_a_wake_steps_the_loop_at_once(config_path):
+    """A park report or a roof command must not wait for the next tick (the roof closes as soon as
+    the mount is confirmed parked)."""
+    monitor = build_monitor(load_config("observatory", config_path))
+    stop, wake, steps = threading.Event(), threading.Event(), []
+    loop = threading.Thread(target=observatory_cli.run_loop,
+                            args=(monitor, 60.0, stop, lambda line: None, lambda: NOW, steps.append, wake))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not steps and time.monotonic() < deadline:
+            time.sleep(0.01)
+        wake.set()
+        while len(steps) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(steps) == 2  # the second step came from the wake, long before the 60 s tick
+    finally:
+        stop.set()
+        wake.set()
+        loop.join(5)
+    assert not loop.is_alive()
 
 
 def test_node_command_runs_the_loop(config_path, monkeypatch):

@@ -69,3 +69,18 @@ def test_a_park_request_that_fails_is_answered_not_raised():
     commands.on_event("k", command(rig, "park"))
     (result,) = commands.run_pending()
     assert not result.accepted and "indiserver gone" in result.reason
+
+
+def test_a_park_report_wakes_the_node_loop_and_an_old_one_does_not():
+    from datetime import datetime, timezone
+
+    from common.contracts import MountReport
+    from node_observatory.roof.park import BusParkSource
+
+    woken = []
+    source = BusParkSource("scope1", on_update=lambda: woken.append(1))
+    now = datetime.now(timezone.utc)
+    source.on_event("telescope.scope1.mount", MountReport(node="scope1", parked=True, sent_at=now))
+    source.on_event("telescope.scope1.mount", MountReport(node="scope1", parked=False, sent_at=now - timedelta(seconds=5)))
+    source.on_event("telescope.scope2.mount", MountReport(node="scope2", parked=False, sent_at=now))
+    assert woken == [1] and source.read().parked is True

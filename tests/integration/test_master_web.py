@@ -30,7 +30,7 @@ def test_gunicorn_portal_on_postgres(postgres, tmp_path):
         def healthy():
             try:
                 return requests.get(f"{base}/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 return False
 
         wait_for(healthy, 30, "gunicorn to answer /health")

@@ -91,6 +91,7 @@ class TelescopeNode:
         self._register_actor()
         self._worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
+        self._parking = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def _register_actor(self) -> None:
@@ -118,6 +119,11 @@ class TelescopeNode:
         if self.jobs.current is not None:
             self.jobs.interrupt(reason)  # the runner parks after the interrupted job
             return
+        # Verdicts and park requests repeat while a park takes half a minute: a second park
+        # command sent meanwhile makes the INDI telescope simulator abort the first.
+        if not self._parking.acquire(blocking=False):
+            log.info("park already in progress")
+            return
         try:
             if not self.backend.is_parked():
                 self.backend.park()
@@ -125,6 +131,8 @@ class TelescopeNode:
             # Nothing else can park it from here: say so loudly; the observatory's own
             # interlock keeps the roof where it is while the mount is not parked.
             log.critical("%s, but the mount could not be parked: %s", reason, exc)
+        finally:
+            self._parking.release()
 
     def heartbeat(self) -> NodeHeartbeat:
         current = self.jobs.current

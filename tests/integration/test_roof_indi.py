@@ -1,7 +1,8 @@
 """The roof interlock against real INDI simulators on a test-owned indiserver.
 
 The roll-off roof (``indi_rolloff_dome``) starts open and the telescope simulator unparked. Rain
-arrives in a JSON weather file read by the real safety monitor; its verdict goes on the event bus.
+is injected into ``indi_simulator_weather`` (WEATHER_CONTROL, then WEATHER_REFRESH) and read by the
+real safety monitor through its INDI weather source; its verdict goes on the event bus.
 A stand-in for the telescope node (the real INDI backend, doing what ``TelescopeNode.on_safety``
 and its heartbeat loop do) parks the mount and reports it; the roof controller reads the mount
 directly over INDI and through those reports. A separate INDI client records the order in which
@@ -30,7 +31,7 @@ from node_observatory.safety.factory import build_monitor
 from node_telescope.backends import make_backend
 from tests.servers import IndiServer
 
-ROOF, MOUNT = "RollOff Simulator", "Telescope Simulator"
+ROOF, MOUNT, WEATHER = "RollOff Simulator", "Telescope Simulator", "Weather Simulator"
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -52,7 +53,8 @@ class Recorder(IndiClient):
 @pytest.fixture(scope="module")
 def server():
     # the telescope backend also wants a camera
-    s = IndiServer(drivers=["indi_rolloff_dome", "indi_simulator_telescope", "indi_simulator_ccd"])
+    s = IndiServer(drivers=["indi_rolloff_dome", "indi_simulator_telescope", "indi_simulator_ccd",
+                            "indi_simulator_weather"])
     s.start()
     yield s
     s.stop()
@@ -66,10 +68,6 @@ def _connect(client, device):
                     and client.get(device, "CONNECTION").state == "Ok", 10, f"{device} connected")
 
 
-def _write_weather(path, rain: bool):
-    path.write_text(json.dumps({"time": datetime.now(timezone.utc).isoformat(), "rain": rain}))
-
-
 def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
     recorder = Recorder("127.0.0.1", server.port)
     recorder.open(10)
@@ -81,9 +79,11 @@ def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
                                              "park_timeout_s": 60}))
     stop = threading.Event()
     threads = []
+    monitor = None
     try:
-        for device in (ROOF, MOUNT):
+        for device in (ROOF, MOUNT, WEATHER):
             _connect(client, device)
+        client.wait_property(WEATHER, "WEATHER_CONTROL", 10)
         roof = IndiRoof(client, ROOF)
         roof.connect()
         # The roof simulator starts open (unparked) without park data; make sure it is.
@@ -104,9 +104,17 @@ def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
         assert not backend.is_parked()
 
         # The telescope node stand-in: parks on a non-safe verdict, reports its mount every 0.5 s.
+        parking = threading.Lock()
+
+        def park_once():
+            with parking:
+                if not backend.is_parked():
+                    backend.park()
+
         def on_safety(key, message):
-            if isinstance(message, SafetyState) and message.state != "safe" and not backend.is_parked():
-                threading.Thread(target=backend.park, daemon=True).start()
+            # As TelescopeNode.stop_and_park: one park at a time, however often the verdict repeats.
+            if isinstance(message, SafetyState) and message.state != "safe" and not parking.locked():
+                threading.Thread(target=park_once, daemon=True).start()
 
         def report():
             while not stop.wait(0.5):
@@ -140,12 +148,14 @@ def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
             state_path=tmp_path / "roof.json")
         bus.subscribe([names.safety_key("roof1")], controller.on_safety_event)
 
-        weather = tmp_path / "weather.json"
-        _write_weather(weather, rain=False)
         config = load_config("observatory", node={"name": "roof1"}, safety={
-            "min_safe_minutes": 0, "sources": [{"name": "wx", "type": "json", "path": str(weather),
-                                                "cadence_s": 0.5, "max_age_s": 30}]})
+            "min_safe_minutes": 0, "sources": [{"name": "wx", "type": "indi_weather", "indi_port": server.port,
+                                                "device": WEATHER, "cadence_s": 0.5, "max_age_s": 30}]})
         monitor = build_monitor(config, hold_at_start=False)
+        deadline = time.monotonic() + 20
+        while monitor.step(datetime.now(timezone.utc)).state.value != "safe":  # the weather device connected
+            assert time.monotonic() < deadline, "the INDI weather source never read fine weather"
+            time.sleep(0.3)
         publisher = SafetyPublisher(bus, "roof1", every_s=1.0)
 
         def run():
@@ -161,7 +171,8 @@ def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
         assert roof.status().state is RoofPosition.OPEN and commands == []  # safe: nothing moves
 
         rain_at = time.monotonic()
-        _write_weather(weather, rain=True)
+        client.send_numbers(WEATHER, "WEATHER_CONTROL", {"Precip": 5.0})
+        client.send_switch(WEATHER, "WEATHER_REFRESH", ["REFRESH"])
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (controller.status.state is RoofPosition.CLOSED
                                                    and controller.activity == "idle"):
@@ -189,6 +200,10 @@ def test_rain_parks_the_mount_then_closes_the_roof(server, tmp_path):
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+        for slot in (monitor.slots if monitor is not None else []):
+            link = getattr(slot.source, "client", None)  # the INDI weather source's own link
+            if link is not None:
+                link.close()
         backend.close()
         client.close()
         recorder.close()

@@ -314,6 +314,12 @@ def _check_zone(zone: str, what: str) -> None:
         raise ValueError(f"{what} {zone!r} is not an IANA time zone such as 'Europe/Paris'") from None
 
 
+def _check_unique(names: list[str], what: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique; repeated: {', '.join(repeated)}")
+
+
 def _check_url(name: str, url: str) -> None:
     from datetime import datetime, timezone
     from urllib.parse import urlsplit
@@ -419,10 +425,7 @@ class SafetyConfig(Section):
 
     @model_validator(mode="after")
     def _unique(self):
-        names = [s.name for s in self.sources]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(repeated)}")
+        _check_unique([s.name for s in self.sources], "source names")
         return self
 
 
@@ -469,6 +472,82 @@ class AlpacaConfig(Section):
     verdict_max_age_s: float = Field(default=30.0, gt=0, description="IsSafe is false when the node's latest verdict is older than this (a stuck loop)")
 
 
+_CHANNELS_EXAMPLE = (
+    "where notices go, as [[notify.channels]] tables (delete 'channels = []' below when you add some), e.g."
+    "\n# [[notify.channels]]\n# name = \"mail\"\n# kind = \"email\""
+    "\n# smtp_host = \"smtp.example.org\"\n# smtp_port = 587\n# security = \"starttls\"   # starttls | ssl | plain"
+    "\n# username = \"observatory@example.org\"\n# password = \"secret\""
+    "\n# sender = \"observatory@example.org\"\n# to = [\"me@example.org\"]"
+    "\n# [[notify.channels]]\n# name = \"phone\"\n# kind = \"webhook\"\n# format = \"ntfy\"   # plain text, Title/Priority/Tags headers"
+    "\n# url = \"https://ntfy.sh/my-secret-observatory-topic\""
+    "\n# [[notify.channels]]\n# name = \"pushover\"\n# kind = \"webhook\"\n# format = \"pushover\""
+    "\n# url = \"https://api.pushover.net/1/messages.json\"\n# fields = { token = \"APP_TOKEN\", user = \"USER_KEY\" }"
+    "\n# [[notify.channels]]\n# name = \"home\"\n# kind = \"webhook\"\n# format = \"json\"   # Home Assistant: trigger.json.state etc."
+    "\n# url = \"http://homeassistant.local:8123/api/webhook/obsy-roof1\""
+)
+
+
+class NotifyChannelConfig(Section):
+    """One place notices go: an e-mail (SMTP) or a webhook (ntfy, Pushover, Home Assistant, any JSON endpoint)."""
+
+    name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the channel, used in logs")
+    kind: Literal["email", "webhook"]
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="give up one attempt after this long")
+    smtp_host: str = Field(default="", description="email: SMTP server")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="email: 587 for starttls, 465 for ssl, 25 for plain")
+    security: Literal["starttls", "ssl", "plain"] = Field(default="starttls", description="email: how the connection is protected")
+    ca_file: str = Field(default="", description="email: CA certificate(s) to trust instead of the system's")
+    username: str = Field(default="", description="email: SMTP login; empty means no login")
+    password: str = Field(default="", description="email: SMTP password")
+    sender: str = Field(default="", description="email: From address")
+    to: list[str] = Field(default_factory=list, description="email: recipients")
+    url: str = Field(default="", description="webhook: http:// or https:// URL")
+    method: Literal["POST", "PUT"] = Field(default="POST", description="webhook: HTTP method")
+    format: Literal["json", "ntfy", "pushover"] = Field(default="json", description="webhook: body format")
+    headers: dict[str, str] = Field(default_factory=dict, description="webhook: extra HTTP headers, e.g. Authorization")
+    fields: dict[str, str | int | float | bool] = Field(default_factory=dict, description="webhook json/pushover: extra body fields (Pushover: token, user)")
+
+    @model_validator(mode="after")
+    def _kind(self):
+        where = f"notify channel {self.name!r}"
+        if self.kind == "email":
+            if not self.smtp_host.strip():
+                raise ValueError(f"{where}: kind 'email' needs smtp_host")
+            if "@" not in self.sender:
+                raise ValueError(f"{where}: sender {self.sender!r} is not an e-mail address")
+            bad = [a for a in self.to if "@" not in a]
+            if not self.to or bad:
+                raise ValueError(f"{where}: to must list e-mail addresses; got {self.to!r}")
+            if self.password and not self.username:
+                raise ValueError(f"{where}: password given without username")
+        else:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{where}: url {self.url!r} is not an http:// or https:// URL with a host")
+        return self
+
+
+class NotifyConfig(Section):
+    """Notices on safety changes and roof alarms; off until enabled with at least one channel."""
+
+    enabled: bool = Field(default=False, description="send notices")
+    on_safety: bool = Field(default=True, description="notify when the safety state changes (safe, unsafe, unknown)")
+    on_alarms: bool = Field(default=True, description="notify on roof alarms")
+    min_interval_s: float = Field(default=300.0, ge=0, description="at most one safety notice this often, and each alarm once in this time, so a flapping source does not spam")
+    attempts: int = Field(default=3, ge=1, le=10, description="tries per notice and channel before it is logged as lost")
+    retry_s: float = Field(default=5.0, ge=0, le=600, description="pause before a retry (doubled, tripled... per attempt)")
+    channels: list[NotifyChannelConfig] = Field(default_factory=list, description=_CHANNELS_EXAMPLE)
+
+    @model_validator(mode="after")
+    def _channels(self):
+        _check_unique([c.name for c in self.channels], "notify channel names")
+        if self.enabled and not self.channels:
+            raise ValueError("notify is enabled but has no [[notify.channels]]")
+        return self
+
+
 class ObservatoryConfig(RoleSettings):
     node: ObservatoryNodeConfig = Field(default_factory=ObservatoryNodeConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
@@ -477,6 +556,7 @@ class ObservatoryConfig(RoleSettings):
     roof: RoofConfig = Field(default_factory=RoofConfig)
     boltwood_export: BoltwoodExportConfig = Field(default_factory=BoltwoodExportConfig)
     alpaca: AlpacaConfig = Field(default_factory=AlpacaConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     publish_every_s: float = Field(default=30.0, gt=0, description="republish the safety state this often even when it does not change")
 
 

@@ -60,12 +60,16 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
 
 
 def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
-                   exports: Callable[[SafetyStatus], object] | None = None) -> Callable[[SafetyStatus], None]:
-    """Each tick: publish the verdict, hand it to the exports, then let the roof controller act on it."""
+                   exports: Callable[[SafetyStatus], object] | None = None,
+                   notify: Callable[[SafetyStatus], object] | None = None) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, hand it to the exports and the notifications (which only
+    queue), then let the roof controller act on it."""
     def handle(status: SafetyStatus) -> None:
         publish(status)
         if exports is not None:
             exports(status)
+        if notify is not None:
+            notify(status)
         if roof is not None:
             roof.on_safety(status.state.value, status.time)
             roof.step()
@@ -92,22 +96,25 @@ def observatory_group(ctx, config_path) -> None:
     from .publish import SafetyPublisher
 
     from .exports.factory import start_exports
+    from .notify.factory import build_notifications
     from .roof.factory import build_roof_controller
 
     bus = make_event_bus(config.broker)
-    roof = build_roof_controller(config, bus)
+    notifications = build_notifications(config)
+    roof = build_roof_controller(config, bus, on_alarm=notifications.on_alarm)
     exports = start_exports(config)
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
                f"publishing on {names.safety_key(config.node.name)}; "
                + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control")
-               + f"; {exports.describe()}")
+               + f"; {exports.describe()}; {notifications.describe()}")
     try:
         if roof is not None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
                  on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
-                                          exports))
+                                          exports, notifications.on_status))
     finally:
+        notifications.close()
         exports.close()
         bus.close()
 

@@ -21,10 +21,11 @@ def roof_settings(config: ObservatoryConfig) -> RoofSettings:
                         safety_max_age_s=max(30.0, 10 * config.safety.tick_s), auto_open=rc.auto_open)
 
 
-def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | None:
+def build_roof_controller(config: ObservatoryConfig, bus, on_alarm=None) -> RoofController | None:
     """None for ``kind = "none"``. ``simulator``: a simulated roof and mount, both park sources
     watching that mount (a self-contained demo). ``indi``: the roof and the mount on one
-    indiserver, plus the telescope node's ``MountReport`` events on ``bus`` as the second source."""
+    indiserver, plus the telescope node's ``MountReport`` events on ``bus`` as the second source.
+    ``on_alarm`` is called with every alarm the controller raises (the notifications)."""
     rc = config.roof
     if rc.kind == "none":
         return None
@@ -36,7 +37,8 @@ def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | No
 
         mount = SimulatedMount()
         return RoofController(node, SimulatedRoof(), list(mount.sources.values()), request_park=mount.request_park,
-                              settings=roof_settings(config), publish=publish, state_path=state_path)
+                              settings=roof_settings(config), publish=publish, state_path=state_path,
+                          on_alarm=on_alarm)
     from .indi import IndiRoof, RoofClient
     from .park import IndiParkSource
 
@@ -57,4 +59,5 @@ def build_roof_controller(config: ObservatoryConfig, bus) -> RoofController | No
     # A park request goes to the mount directly; the telescope node parks too, on the non-safe
     # SafetyState it receives on the bus.
     return RoofController(node, roof, [direct, reports], request_park=direct.request_park,
-                          settings=roof_settings(config), publish=publish, state_path=state_path)
+                          settings=roof_settings(config), publish=publish, state_path=state_path,
+                          on_alarm=on_alarm)

@@ -298,7 +298,14 @@ class ThresholdConfig(Section):
         return self
 
 
-SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather")
+SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather", "rain_serial",
+                       "rain_command")
+#: types whose reading is a rain flag: it is always unsafe at once
+RAIN_SOURCE_TYPES = ("rain_serial", "rain_command")
+#: line speeds a rain_serial source may use (termios has a constant for each)
+SERIAL_BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+#: types that read the standard output of a command
+COMMAND_SOURCE_TYPES = ("json", "rain_command")
 #: types that may be fetched over HTTP instead of read from a file
 FEED_SOURCE_TYPES = ("kp", "ovation", "smoke")
 #: be polite to NOAA: its products change every few minutes at most
@@ -336,14 +343,23 @@ def _check_url(name: str, url: str) -> None:
 
 class SafetySourceConfig(Section):
     name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
-    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather"]
-    path: str = Field(default="", description="file to read (every type but sun; json may use command instead; kp, ovation and smoke may use url instead)")
+    type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather", "rain_serial",
+                  "rain_command"]
+    path: str = Field(default="", description="file to read (every type but sun and rain_command; json may use command instead; kp, ovation and smoke may use url instead); rain_serial: the serial device, e.g. /dev/ttyUSB0")
     url: str = Field(default="", description="kp, ovation, smoke: fetch this URL every cadence_s into the cache; {now:%Y%m%d}-style placeholders take the UTC time")
-    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long; indi_weather: connection timeout")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long; indi_weather: connection timeout; rain_command: the command's time limit")
     indi_host: str = Field(default="127.0.0.1", description="indi_weather: indiserver host")
     indi_port: int = Field(default=7624, ge=1, le=65535, description="indi_weather: indiserver port")
     device: str = Field(default="", description="indi_weather: weather device name, e.g. 'Weather Simulator'")
-    command: str = Field(default="", description="json only: command whose standard output is the JSON reading")
+    command: str = Field(default="", description="json: command whose standard output is the JSON reading; rain_command: command that reads the contact, e.g. 'gpioget gpiochip0 17'")
+    baud: int = Field(default=9600, description="rain_serial: line speed (1200 .. 115200)")
+    send: str = Field(default="", description="rain_serial: text written to the sensor at every read, for sensors that answer only when asked (e.g. \"R\\n\")")
+    pattern: str = Field(default="", description="rain_serial, rain_command: regular expression with one group, the number that decides; default '^\\s*R\\s*(\\d+)' (serial, 'R 0'/'R 1') or the first number in the output (command)")
+    wet_above: float | None = Field(default=None, description="rain_serial, rain_command: wet when the number is above this (default 0)")
+    wet_below: float | None = Field(default=None, description="rain_serial, rain_command: wet when the number is below this instead (an active-low contact: wet_below = 1)")
+    decide: Literal["output", "exit_code"] = Field(default="output", description="rain_command: the number in the output decides, or the exit status (wet_exit / dry_exit; any other status is unknown)")
+    wet_exit: int = Field(default=1, description="rain_command with decide = 'exit_code': this status means wet")
+    dry_exit: int = Field(default=0, description="rain_command with decide = 'exit_code': this status means dry")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
     required: bool = Field(default=True, description="false: advisory, reported but never changes the state")
@@ -362,10 +378,33 @@ class SafetySourceConfig(Section):
             raise ValueError(f"source {self.name!r}: max_age_s {self.max_age_s:g} must be larger than "
                              f"cadence_s {self.cadence_s:g} for a url source")
 
+    def _check_rain(self) -> None:
+        import re
+
+        where = f"source {self.name!r}"
+        if self.type == "rain_serial":
+            if not self.path or self.command:
+                raise ValueError(f"{where}: type 'rain_serial' needs path (the serial device) and no command")
+            if self.baud not in SERIAL_BAUD_RATES:
+                raise ValueError(f"{where}: baud {self.baud} is not one of {', '.join(map(str, SERIAL_BAUD_RATES))}")
+        elif not self.command or self.path:
+            raise ValueError(f"{where}: type 'rain_command' needs command and no path")
+        if self.wet_above is not None and self.wet_below is not None:
+            raise ValueError(f"{where}: give wet_above or wet_below, not both")
+        if self.pattern:
+            try:
+                groups = re.compile(self.pattern).groups
+            except re.error as exc:
+                raise ValueError(f"{where}: pattern {self.pattern!r} is not a regular expression: {exc}") from None
+            if groups != 1:
+                raise ValueError(f"{where}: pattern {self.pattern!r} needs exactly one group (the number)")
+        if self.wet_exit == self.dry_exit:
+            raise ValueError(f"{where}: wet_exit and dry_exit must differ")
+
     @model_validator(mode="after")
     def _inputs(self):
-        if self.command and self.type != "json":
-            raise ValueError(f"source {self.name!r}: only type 'json' may use command")
+        if self.command and self.type not in COMMAND_SOURCE_TYPES:
+            raise ValueError(f"source {self.name!r}: only types {', '.join(COMMAND_SOURCE_TYPES)} may use command")
         if self.url and self.type not in FEED_SOURCE_TYPES:
             raise ValueError(f"source {self.name!r}: only types {', '.join(FEED_SOURCE_TYPES)} may use url")
         if self.device and self.type != "indi_weather":
@@ -379,6 +418,8 @@ class SafetySourceConfig(Section):
             if not self.device.strip():
                 raise ValueError(f"source {self.name!r}: type 'indi_weather' needs device (the INDI device name, "
                                  "e.g. 'Weather Simulator')")
+        elif self.type in RAIN_SOURCE_TYPES:
+            self._check_rain()
         elif self.type == "json":
             if bool(self.path) == bool(self.command):
                 raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
@@ -391,7 +432,9 @@ class SafetySourceConfig(Section):
             raise ValueError(f"source {self.name!r}: type {self.type!r} needs path")
         _check_zone(self.timezone, f"source {self.name!r}: timezone")
         if self.unsafe_flags is None:
-            self.unsafe_flags = ["rain"] if self.type in ("boltwood", "json", "csv") else []
+            self.unsafe_flags = ["rain"] if self.type in ("boltwood", "json", "csv", *RAIN_SOURCE_TYPES) else []
+        if self.type in RAIN_SOURCE_TYPES and "rain" not in self.unsafe_flags:
+            raise ValueError(f"source {self.name!r}: a rain sensor's 'rain' is always unsafe; keep it in unsafe_flags")
         if self.type == "sun" and not self.thresholds:
             self.thresholds = {"sun_altitude_deg": ThresholdConfig(unsafe_above=-12.0)}
         return self
@@ -405,6 +448,10 @@ _SOURCES_EXAMPLE = (
     "\n# thresholds = { wind_kmh = { unsafe_above = 40, safe_below = 30 }, humidity = { unsafe_above = 95, safe_below = 90 } }"
     "\n# [[safety.sources]]\n# name = \"weather\"\n# type = \"indi_weather\"   # WEATHER_STATUS lights decide; WEATHER_PARAMETERS are values"
     "\n# indi_host = \"127.0.0.1\"\n# indi_port = 7624\n# device = \"Weather Simulator\"\n# cadence_s = 5\n# max_age_s = 60"
+    "\n# [[safety.sources]]\n# name = \"rg9\"\n# type = \"rain_serial\"   # lines such as 'R 0' (dry) / 'R 3' (wet)"
+    "\n# path = \"/dev/ttyUSB0\"\n# baud = 9600\n# cadence_s = 2\n# max_age_s = 30"
+    "\n# [[safety.sources]]\n# name = \"rain_contact\"\n# type = \"rain_command\"   # a GPIO contact, active low"
+    "\n# command = \"gpioget gpiochip0 17\"\n# wet_below = 1\n# timeout_s = 5\n# cadence_s = 5\n# max_age_s = 30"
     "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
     "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"   # path = a file, or url = fetched and cached"
     "\n# url = \"https://services.swpc.noaa.gov/products/noaa-planetary-k-index-forecast.json\""

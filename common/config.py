@@ -299,7 +299,7 @@ class ThresholdConfig(Section):
 
 
 SAFETY_SOURCE_TYPES = ("boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather", "rain_serial",
-                       "rain_command")
+                       "rain_command", "allsky")
 #: types whose reading is a rain flag: it is always unsafe at once
 RAIN_SOURCE_TYPES = ("rain_serial", "rain_command")
 #: line speeds a rain_serial source may use (termios has a constant for each)
@@ -344,8 +344,8 @@ def _check_url(name: str, url: str) -> None:
 class SafetySourceConfig(Section):
     name: str = Field(pattern=NODE_NAME_PATTERN, description="unique name of the source")
     type: Literal["boltwood", "json", "csv", "sun", "kp", "ovation", "smoke", "indi_weather", "rain_serial",
-                  "rain_command"]
-    path: str = Field(default="", description="file to read (every type but sun and rain_command; json may use command instead; kp, ovation and smoke may use url instead); rain_serial: the serial device, e.g. /dev/ttyUSB0")
+                  "rain_command", "allsky"]
+    path: str = Field(default="", description="file to read (every type but sun and rain_command; json may use command instead; kp, ovation and smoke may use url instead); rain_serial: the serial device, e.g. /dev/ttyUSB0; allsky: an image file another program overwrites, or a folder (its newest image)")
     url: str = Field(default="", description="kp, ovation, smoke: fetch this URL every cadence_s into the cache; {now:%Y%m%d}-style placeholders take the UTC time")
     timeout_s: float = Field(default=10.0, gt=0, le=120, description="url: give up a fetch after this long; indi_weather: connection timeout; rain_command: the command's time limit")
     indi_host: str = Field(default="127.0.0.1", description="indi_weather: indiserver host")
@@ -360,6 +360,9 @@ class SafetySourceConfig(Section):
     decide: Literal["output", "exit_code"] = Field(default="output", description="rain_command: the number in the output decides, or the exit status (wet_exit / dry_exit; any other status is unknown)")
     wet_exit: int = Field(default=1, description="rain_command with decide = 'exit_code': this status means wet")
     dry_exit: int = Field(default=0, description="rain_command with decide = 'exit_code': this status means dry")
+    sky_model: str = Field(default="", description="allsky: the camera's sky model (TOML from 'obsy clouds calibrate --write'); empty: found in each image")
+    min_altitude_deg: float | None = Field(default=None, ge=0, lt=90, description="allsky: ignore the sky below this altitude (default 20)")
+    reference_density: float | None = Field(default=None, ge=0, description="allsky: stars per steradian this camera shows on a clear night (the clear_density 'obsy clouds classify' reports)")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
     required: bool = Field(default=True, description="false: advisory, reported but never changes the state")
@@ -437,6 +440,11 @@ class SafetySourceConfig(Section):
             raise ValueError(f"source {self.name!r}: a rain sensor's 'rain' is always unsafe; keep it in unsafe_flags")
         if self.type == "sun" and not self.thresholds:
             self.thresholds = {"sun_altitude_deg": ThresholdConfig(unsafe_above=-12.0)}
+        if self.type == "allsky" and not self.thresholds:
+            self.thresholds = {"cloud_fraction": ThresholdConfig(unsafe_above=0.5, safe_below=0.3)}
+        allsky_keys = [k for k in ("sky_model", "min_altitude_deg", "reference_density") if getattr(self, k)]
+        if allsky_keys and self.type != "allsky":
+            raise ValueError(f"source {self.name!r}: only type 'allsky' takes {', '.join(allsky_keys)}")
         return self
 
 
@@ -452,6 +460,9 @@ _SOURCES_EXAMPLE = (
     "\n# path = \"/dev/ttyUSB0\"\n# baud = 9600\n# cadence_s = 2\n# max_age_s = 30"
     "\n# [[safety.sources]]\n# name = \"rain_contact\"\n# type = \"rain_command\"   # a GPIO contact, active low"
     "\n# command = \"gpioget gpiochip0 17\"\n# wet_below = 1\n# timeout_s = 5\n# cadence_s = 5\n# max_age_s = 30"
+    "\n# [[safety.sources]]\n# name = \"allsky\"\n# type = \"allsky\"   # the newest image in a folder, or one file"
+    "\n# path = \"/var/www/allsky/images/latest\"\n# sky_model = \"/etc/obsy/allsky.toml\"\n# cadence_s = 60\n# max_age_s = 600"
+    "\n# thresholds = { cloud_fraction = { unsafe_above = 0.5, safe_below = 0.3 } }"
     "\n# [[safety.sources]]\n# name = \"sun\"\n# type = \"sun\"\n# thresholds = { sun_altitude_deg = { unsafe_above = -12 } }"
     "\n# [[safety.sources]]\n# name = \"kp\"\n# type = \"kp\"   # path = a file, or url = fetched and cached"
     "\n# url = \"https://services.swpc.noaa.gov/products/noaa-planetary-k-index-forecast.json\""

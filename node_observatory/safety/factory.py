@@ -71,6 +71,11 @@ def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None 
     if spec.type == "rain_command":
         return CommandRainSource(spec.name, spec.command, wet_rule(spec, COMMAND_PATTERN), timeout_s=spec.timeout_s,
                                  decide=spec.decide, wet_exit=spec.wet_exit, dry_exit=spec.dry_exit)
+    if spec.type == "allsky":
+        from .sources.allsky import AllSkySource  # numpy, sep and Pillow only when a camera is configured
+
+        return AllSkySource(spec.name, spec.path, spec.sky_model or None, min_altitude=spec.min_altitude_deg,
+                            reference_density=spec.reference_density)
     raise ValueError(f"unknown source type {spec.type!r}")  # pragma: no cover - config validates the type
 
 

@@ -84,8 +84,8 @@ def test_example_is_valid_and_its_commented_sources_load(tmp_path):
     uncommented = lines[:start] + [line[2:] for line in lines[start:end]] + lines[end + 1:]
     path.write_text("\n".join(uncommented))
     config = load_config("observatory", path)
-    assert [s.type for s in config.safety.sources] == ["boltwood", "indi_weather", "rain_serial", "rain_command", "sun",
-                                                      "kp"]
+    assert [s.type for s in config.safety.sources] == ["boltwood", "indi_weather", "rain_serial", "rain_command",
+                                                      "allsky", "sun", "kp"]
     assert config.safety.sources[0].thresholds["wind_kmh"].safe_below == 30
 
 

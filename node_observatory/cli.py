@@ -66,13 +66,16 @@ def run_loop(monitor: SafetyMonitor, tick_s: float, stop: threading.Event,
 
 def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
                    exports: Callable[[SafetyStatus], object] | None = None,
-                   commands=None) -> Callable[[SafetyStatus], None]:
-    """Each tick: publish the verdict, hand it to the exports, carry out people's roof commands,
-    then let the roof controller act on it all."""
+                   commands=None, notify: Callable[[SafetyStatus], object] | None = None
+                   ) -> Callable[[SafetyStatus], None]:
+    """Each tick: publish the verdict, hand it to the exports and the notifications (which only
+    queue), carry out people's roof commands, then let the roof controller act on it all."""
     def handle(status: SafetyStatus) -> None:
         publish(status)
         if exports is not None:
             exports(status)
+        if notify is not None:
+            notify(status)
         if roof is not None:
             roof.on_safety(status.state.value, status.time)
             if commands is not None:
@@ -106,10 +109,12 @@ def observatory_group(ctx, config_path) -> None:
     from .publish import SafetyPublisher
 
     from .exports.factory import start_exports
+    from .notify.factory import build_notifications
     from .roof.factory import build_roof_controller
 
     bus = make_event_bus(config.broker)
-    roof = build_roof_controller(config, bus, wake)
+    notifications = build_notifications(config)
+    roof = build_roof_controller(config, bus, wake, on_alarm=notifications.on_alarm)
     commands = None
     if roof is not None:
         from .roof.commands import RoofCommands
@@ -122,14 +127,15 @@ def observatory_group(ctx, config_path) -> None:
     click.echo(f"observatory node {config.node.name}: safety monitor with {len(monitor.slots)} source(s), "
                f"publishing on {names.safety_key(config.node.name)}; "
                + (f"roof ({config.roof.kind}) on {names.roof_key(config.node.name)}" if roof else "no roof control")
-               + f"; {exports.describe()}")
+               + f"; {exports.describe()}; {notifications.describe()}")
     try:
         if roof is not None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
                  on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
-                                          exports, commands), wake=wake)
+                                          exports, commands, notifications.on_status), wake=wake)
     finally:
+        notifications.close()
         exports.close()
         bus.close()
 

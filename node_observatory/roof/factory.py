@@ -23,11 +23,12 @@ def roof_settings(config: ObservatoryConfig) -> RoofSettings:
                         republish_s=config.publish_every_s)
 
 
-def build_roof_controller(config: ObservatoryConfig, bus, wake=None) -> RoofController | None:
+def build_roof_controller(config: ObservatoryConfig, bus, wake=None, on_alarm=None) -> RoofController | None:
     """None for ``kind = "none"``. ``simulator``: a simulated roof and mount, both park sources
     watching that mount (a self-contained demo). ``indi``: the roof and the mount on one
     indiserver, plus the telescope node's ``MountReport`` events on ``bus`` as the second source.
-    ``wake`` (a threading.Event) is set whenever a mount report arrives, so the node loop acts at once."""
+    ``wake`` (a threading.Event) is set whenever a mount report arrives, so the node loop acts at once;
+    ``on_alarm`` is called with every alarm the controller raises (the notifications)."""
     rc = config.roof
     if rc.kind == "none":
         return None
@@ -39,7 +40,8 @@ def build_roof_controller(config: ObservatoryConfig, bus, wake=None) -> RoofCont
 
         mount = SimulatedMount()
         return RoofController(node, SimulatedRoof(), list(mount.sources.values()), request_park=mount.request_park,
-                              settings=roof_settings(config), publish=publish, state_path=state_path)
+                              settings=roof_settings(config), publish=publish, state_path=state_path,
+                          on_alarm=on_alarm)
     from .indi import IndiRoof, RoofClient
     from .park import IndiParkSource
 
@@ -68,4 +70,5 @@ def build_roof_controller(config: ObservatoryConfig, bus, wake=None) -> RoofCont
         direct.request_park()
 
     return RoofController(node, roof, [direct, reports], request_park=request_park,
-                          settings=roof_settings(config), publish=publish, state_path=state_path)
+                          settings=roof_settings(config), publish=publish, state_path=state_path,
+                          on_alarm=on_alarm)

@@ -15,6 +15,8 @@ from .sources.feed import Feed, cache_file
 from .sources.indi_link import IndiLink
 from .sources.indi_weather import IndiWeatherSource
 from .sources.noaa import kp_document, ovation_document, smoke_document
+from .sources.rain import COMMAND_PATTERN, SERIAL_PATTERN, CommandRainSource, SerialRainSource, WetRule
+from .sources.serial_line import SerialLines
 
 #: who runs each fetched product, for the reasons shown when a fetch fails
 FEED_PROVIDERS = {"kp": ("NOAA SWPC", kp_document), "ovation": ("NOAA SWPC", ovation_document),
@@ -64,7 +66,22 @@ def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None 
                         retry_s=max(spec.cadence_s, 5.0))
         link.start(wait=wait_fetch)
         return IndiWeatherSource(spec.name, link, spec.device)
+    if spec.type == "rain_serial":
+        return SerialRainSource(spec.name, SerialLines(spec.path, spec.baud), wet_rule(spec, SERIAL_PATTERN), spec.send)
+    if spec.type == "rain_command":
+        return CommandRainSource(spec.name, spec.command, wet_rule(spec, COMMAND_PATTERN), timeout_s=spec.timeout_s,
+                                 decide=spec.decide, wet_exit=spec.wet_exit, dry_exit=spec.dry_exit)
+    if spec.type == "allsky":
+        from .sources.allsky import AllSkySource  # numpy, sep and Pillow only when a camera is configured
+
+        return AllSkySource(spec.name, spec.path, spec.sky_model or None, min_altitude=spec.min_altitude_deg,
+                            reference_density=spec.reference_density)
     raise ValueError(f"unknown source type {spec.type!r}")  # pragma: no cover - config validates the type
+
+
+def wet_rule(spec: SafetySourceConfig, default_pattern: str) -> WetRule:
+    wet_above = 0.0 if spec.wet_above is None and spec.wet_below is None else spec.wet_above
+    return WetRule(spec.pattern or default_pattern, wet_above, spec.wet_below)
 
 
 def build_rules(spec: SafetySourceConfig) -> list:

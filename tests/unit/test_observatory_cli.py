@@ -85,7 +85,8 @@ def test_example_is_valid_and_its_commented_sources_load(tmp_path):
     uncommented = lines[:start] + [line[2:] for line in lines[start:end]] + lines[end + 1:]
     path.write_text("\n".join(uncommented))
     config = load_config("observatory", path)
-    assert [s.type for s in config.safety.sources] == ["boltwood", "indi_weather", "sun", "kp"]
+    assert [s.type for s in config.safety.sources] == ["boltwood", "indi_weather", "rain_serial", "rain_command",
+                                                      "allsky", "sun", "kp"]
     assert config.safety.sources[0].thresholds["wind_kmh"].safe_below == 30
 
 
@@ -101,7 +102,7 @@ def test_config_defaults_per_type(config_path):
     ('name = "a"\ntype = "json"\npath = "x"\ncommand = "y"', "needs exactly one of path and command"),
     ('name = "a"\ntype = "sun"\npath = "x"', "takes no path or command"),
     ('name = "a"\ntype = "csv"', "type 'csv' needs path"),
-    ('name = "a"\ntype = "csv"\ncommand = "x"', "only type 'json' may use command"),
+    ('name = "a"\ntype = "csv"\ncommand = "x"', "only types json, rain_command may use command"),
     ('name = "a"\ntype = "sun"\ntimezone = "Mars/Olympus"', "'Mars/Olympus' is not an IANA time zone"),
     ('name = "A b"\ntype = "sun"', "safety.sources.0.name = 'A b'"),
     ('name = "a"\ntype = "sun"\ncadence_s = 0', "safety.sources.0.cadence_s = 0"),

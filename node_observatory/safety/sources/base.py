@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 import shlex
+import signal
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,24 +92,47 @@ class FileInput:
         return read_bytes(self.path, self.max_bytes), file_mtime(self.path), ()
 
 
-def run_command(command: str, timeout_s: float = 20.0, max_bytes: int = 1024 * 1024) -> str:
-    """Run ``command`` (split like a shell would, but without a shell) and return its stdout."""
+def run_argv(command: str, timeout_s: float = 20.0) -> subprocess.CompletedProcess:
+    """Run ``command`` (split like a shell would, but without a shell); any exit status is returned.
+
+    The command runs in its own process group, killed as a whole on timeout: a child it started
+    that keeps the output pipe open would otherwise keep the caller waiting after the kill."""
     argv = shlex.split(command)
     if not argv:
         raise SourceError("command is empty")
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
     except FileNotFoundError:
         raise SourceError(f"command not found: {argv[0]}") from None
-    except subprocess.TimeoutExpired:
-        raise SourceError(f"command {argv[0]} did not finish within {timeout_s:g} s") from None
     except OSError as exc:
         raise SourceError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            process.communicate(timeout=2.0)
+        except subprocess.TimeoutExpired:  # a child that left the group still holds a pipe: stop waiting
+            pass
+        raise SourceError(f"command {argv[0]} did not finish within {timeout_s:g} s") from None
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def last_line(data: bytes) -> str:
+    return (data.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])[0][:200]
+
+
+def run_command(command: str, timeout_s: float = 20.0, max_bytes: int = 1024 * 1024) -> str:
+    """Run ``command`` and return its stdout; a non-zero exit status is an error."""
+    done = run_argv(command, timeout_s)
     if done.returncode != 0:
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise SourceError(f"command {argv[0]} exited with status {done.returncode}: {tail[0][:200]}")
+        raise SourceError(f"command {done.args[0]} exited with status {done.returncode}: {last_line(done.stderr)}")
     if len(done.stdout) > max_bytes:
-        raise SourceError(f"command {argv[0]} printed more than {max_bytes} bytes")
+        raise SourceError(f"command {done.args[0]} printed more than {max_bytes} bytes")
     return done.stdout.decode("utf-8", "replace")
 
 

@@ -8,6 +8,7 @@ import click
 
 from ._optional import MissingExtra
 from .classical import DEFAULT_REFERENCE_DENSITY, MIN_ALTITUDE, CloudResult
+from .collect import Collector
 from .detectors import make_detector
 from .imageio import ImageReadError, load_image
 from .skymodel import SkyModel, estimate_sky_circle, load_mask
@@ -25,6 +26,10 @@ def clouds_group() -> None:
               help="classical needs no training; ml runs a trained model (--model, extra 'ml').")
 @click.option("--model", "ml_model", type=click.Path(exists=True),
               help="ml: model.tflite / model.keras / keras_model.h5, or the folder holding it and labels.txt.")
+@click.option("--collect", "collect_dir", type=click.Path(file_okay=False),
+              help="Copy every N-th image into COLLECT/<label>/ for later review and retraining.")
+@click.option("--collect-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="N for --collect.")
 @click.option("--center", nargs=2, type=float, metavar="X Y", help="Zenith pixel (default: estimated per image).")
 @click.option("--radius", type=float, help="Horizon radius in pixels (with --center).")
 @click.option("--orientation", type=float, default=0.0, show_default=True,
@@ -39,9 +44,10 @@ def clouds_group() -> None:
 @click.option("--reference-density", type=click.FloatRange(min=0), default=DEFAULT_REFERENCE_DENSITY,
               show_default=True, help="Stars per steradian this camera shows on a clear night "
               "(the clear_density reported for a clear frame).")
-def classify_command(images, as_json, detector, ml_model, **classical) -> None:
+def classify_command(images, as_json, detector, ml_model, collect_dir, collect_every, **classical) -> None:
     """Classify each IMAGE as clear, partly, cloudy, overcast or unknown (or the model's classes)."""
     chosen = _detector(detector, ml_model, **classical)
+    collector = Collector(collect_dir, collect_every) if collect_dir else None
     failed = 0
     for path in images:
         try:
@@ -52,6 +58,11 @@ def classify_command(images, as_json, detector, ml_model, **classical) -> None:
             _emit({"path": path, "label": "error", "error": message}, as_json, err=True)
             continue
         _emit(_record(path, result), as_json)
+        if collector is not None:
+            try:
+                collector.offer(path, result.label)
+            except OSError as exc:
+                click.echo(f"error: {path}: not collected ({exc})", err=True)
     if failed:
         raise SystemExit(1)
 

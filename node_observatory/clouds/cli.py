@@ -1,4 +1,4 @@
-"""``obsy clouds``: classify all-sky frames (classical or a trained model) and calibrate the sky circle."""
+"""``obsy clouds``: classify all-sky frames, calibrate the sky circle, train and evaluate models."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,11 @@ from ._optional import MissingExtra
 from .classical import DEFAULT_REFERENCE_DENSITY, MIN_ALTITUDE, CloudResult
 from .collect import Collector
 from .detectors import make_detector
+from .evaluate import evaluate
 from .imageio import ImageReadError, load_image
+from .metrics import format_score
 from .skymodel import SkyModel, estimate_sky_circle, load_mask
+from .train import DEFAULT_SIZE  # train.py imports TensorFlow only inside train()
 
 
 @click.group("clouds")
@@ -124,6 +127,67 @@ def _emit(record: dict, as_json: bool, err: bool = False) -> None:
         click.echo(f"  alt {region['alt_min']:4.0f}-{region['alt_max']:<4.0f} "
                    f"az {region['az_min']:5.0f}-{region['az_max']:<5.0f} cloud {value:>4} "
                    f"stars {region['stars']}")
+
+
+@clouds_group.command("train")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for model.keras, model.tflite, labels.txt and report.json.")
+@click.option("--size", type=click.IntRange(min=32), default=DEFAULT_SIZE, show_default=True,
+              help="Input side in pixels (a centre square crop of each frame, resized).")
+@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--validation", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
+              help="Share of each class held out for validation.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def train_command(directory, out_dir, size, epochs, validation, seed, as_json) -> None:
+    """Train a model on DIRECTORY/<class>/<image> (one folder per class, e.g. clear, partly, cloudy)."""
+    from .train import train
+
+    try:
+        report = train(directory, out_dir, size=size, epochs=epochs, validation=validation, seed=seed,
+                       log=None if as_json else (lambda line: click.echo(line, err=True)))
+    except (ValueError, MissingExtra) as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in report["skipped"]:
+        click.echo(f"error: {message} (skipped)", err=True)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for name, n in report["counts"].items():
+        click.echo(f"{name}: {n['train']} training, {n['validation']} validation images")
+    click.echo(f"{report['epochs_run']} epochs in {report['seconds']} s; training accuracy "
+               f"{report['train_accuracy']:.3f}")
+    if report["validation"]:
+        click.echo("validation: " + format_score(report["validation"]))
+    else:
+        click.echo("no validation images (--validation 0 or classes too small)")
+    for path in report["files"].values():
+        click.echo(f"wrote {path}")
+
+
+@clouds_group.command("evaluate")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--detector", type=click.Choice(["classical", "ml"]), default="classical", show_default=True)
+@click.option("--model", "ml_model", type=click.Path(exists=True), help="ml: the model (as for classify).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def evaluate_command(directory, detector, ml_model, as_json) -> None:
+    """Accuracy and confusion matrix of a detector on DIRECTORY/<true label>/<image>."""
+    chosen = _detector(detector, ml_model, center=None, radius=None, orientation=0.0, mask_path=None,
+                       model_path=None, exposure=None, min_altitude=MIN_ALTITUDE,
+                       reference_density=DEFAULT_REFERENCE_DENSITY)
+    try:
+        result = evaluate(directory, chosen)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in result["errors"]:
+        click.echo(f"error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps(result))
+    elif result["count"]:
+        click.echo(f"detector {chosen.name}: " + format_score(result))
+    if not result["count"]:
+        raise click.ClickException("no image could be classified")
 
 
 @clouds_group.command("calibrate")

@@ -44,6 +44,10 @@ def test_model_input_crops_the_centre_square_and_scales_to_minus_one_one():
     assert np.allclose(mono, 2 * 85.0 / 255 - 1, atol=1e-5)   # the mean of the planes
     with pytest.raises(ValueError, match="1 or 3"):
         model_input(SkyImage(data, 255.0, True), 8, 8, 2)
+    big = np.full((700, 900), 51.0, np.float32)      # big enough for the block mean first
+    big[:, 450:] = 204.0
+    halves = model_input(SkyImage(big, 255.0, True), 16, 16, 1)[..., 0]
+    assert np.allclose(halves[:, :7], -0.6, atol=1e-5) and np.allclose(halves[:, 9:], 0.6, atol=1e-5)
 
 
 def test_load_colour_keeps_planes_and_repeats_mono(tmp_path):

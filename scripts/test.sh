@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system.sh test
-scripts/python-env.sh test,indi,ekos
+scripts/python-env.sh test,indi,ekos,ml
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

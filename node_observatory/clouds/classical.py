@@ -94,7 +94,7 @@ LABELS = ((0.15, "clear"), (0.5, "partly"), (0.85, "cloudy"))
 class CloudResult:
     label: str
     cloud_fraction: float | None
-    stars_detected: int
+    stars_detected: int | None             # None from the ML detector, which counts no stars
     regions: list[dict] = field(default_factory=list)
     reason: str | None = None
     detector: str = "classical"
@@ -103,6 +103,7 @@ class CloudResult:
     # night, it is the camera's ``reference_density``: then even a sky clouded everywhere alike
     # (which the frame alone cannot tell from a dim clear sky) is judged against a real clear sky.
     clear_density: float | None = None
+    probabilities: dict | None = None      # per class, from the ML detector
 
     def to_dict(self) -> dict:
         return asdict(self)

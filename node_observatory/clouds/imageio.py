@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageReadError", "SkyImage", "load_image", "luminance"]
+__all__ = ["ImageReadError", "SkyImage", "colour_planes", "load_colour", "load_image", "luminance"]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 
@@ -21,7 +21,7 @@ class ImageReadError(Exception):
 
 @dataclass
 class SkyImage:
-    data: np.ndarray          # 2-D float32 luminance, finite everywhere
+    data: np.ndarray          # 2-D float32 luminance (H x W x 3 from load_colour), finite everywhere
     saturation: float         # the value a clipped pixel takes (255 for 8-bit, 65535 for 16-bit)
     integer: bool             # the source held integer pixel values
 
@@ -61,13 +61,43 @@ def _saturation(array: np.ndarray, image: np.ndarray) -> tuple[float, bool]:
 
 def load_image(path: str | Path) -> SkyImage:
     """Read ``path``; raise ImageReadError with the file name and the reason if it cannot be used."""
-    path = Path(path)
+    raw, image = _read_checked(Path(path), luminance)
+    saturation, integer = _saturation(raw, image)
+    return SkyImage(image, saturation, integer)
+
+
+def load_colour(path: str | Path) -> SkyImage:
+    """Like ``load_image`` but ``data`` is H x W x 3 (a mono frame repeated in each plane).
+
+    For models trained on colour frames (Teachable Machine); the detectors use luminance.
+    """
+    raw, image = _read_checked(Path(path), colour_planes)
+    saturation, integer = _saturation(raw, image)
+    return SkyImage(image, saturation, integer)
+
+
+def colour_planes(array: np.ndarray) -> np.ndarray:
+    """An H x W x 3 float32 image from a 2-D image or a colour cube (planes first or last)."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[-1] in (3, 4):
+        array = array[..., :3]
+    elif array.ndim == 3 and array.shape[0] in (3, 4):
+        array = np.moveaxis(array[:3], 0, -1)
+    else:
+        raise ValueError(f"need a 2-D image or a colour cube, got shape {array.shape}")
+    return np.stack([luminance(array[..., i]) for i in range(3)], axis=-1)
+
+
+def _read_checked(path: Path, convert) -> tuple[np.ndarray, np.ndarray]:
+    """The file's pixels as stored and as ``convert`` makes them, or ImageReadError."""
     try:
         if path.name.lower().endswith(FITS_SUFFIXES):
             raw = _read_fits(path)
         else:
             raw = _read_pillow(path)
-        image = luminance(raw)
+        image = convert(raw)
     except ImageReadError:
         raise
     except FileNotFoundError:
@@ -76,8 +106,7 @@ def load_image(path: str | Path) -> SkyImage:
         raise ImageReadError(f"{path}: cannot read as an image ({type(exc).__name__}: {exc})") from None
     if image.shape[0] < 32 or image.shape[1] < 32:
         raise ImageReadError(f"{path}: image too small ({image.shape[1]}x{image.shape[0]} pixels)")
-    saturation, integer = _saturation(raw, image)
-    return SkyImage(image, saturation, integer)
+    return raw, image
 
 
 def _read_pillow(path: Path) -> np.ndarray:

@@ -363,6 +363,8 @@ class SafetySourceConfig(Section):
     sky_model: str = Field(default="", description="allsky: the camera's sky model (TOML from 'obsy clouds calibrate --write'); empty: found in each image")
     min_altitude_deg: float | None = Field(default=None, ge=0, lt=90, description="allsky: ignore the sky below this altitude (default 20)")
     reference_density: float | None = Field(default=None, ge=0, description="allsky: stars per steradian this camera shows on a clear night (the clear_density 'obsy clouds classify' reports)")
+    indi_allsky_db: str = Field(default="", description="allsky: indi-allsky's SQLite database (e.g. /var/lib/indi-allsky/indi-allsky.sqlite); its newest image is used instead of path")
+    image_root: str = Field(default="", description="allsky with indi_allsky_db: the folder its relative image file names are under")
     cadence_s: float = Field(default=60.0, gt=0, description="read the source this often")
     max_age_s: float = Field(default=300.0, gt=0, description="older data is stale, which makes the source unknown")
     required: bool = Field(default=True, description="false: advisory, reported but never changes the state")
@@ -426,6 +428,9 @@ class SafetySourceConfig(Section):
         elif self.type == "json":
             if bool(self.path) == bool(self.command):
                 raise ValueError(f"source {self.name!r}: type 'json' needs exactly one of path and command")
+        elif self.type == "allsky":
+            if bool(self.path) == bool(self.indi_allsky_db):
+                raise ValueError(f"source {self.name!r}: type 'allsky' needs exactly one of path and indi_allsky_db")
         elif self.type in FEED_SOURCE_TYPES:
             if bool(self.path) == bool(self.url):
                 raise ValueError(f"source {self.name!r}: type {self.type!r} needs exactly one of path and url")
@@ -442,7 +447,8 @@ class SafetySourceConfig(Section):
             self.thresholds = {"sun_altitude_deg": ThresholdConfig(unsafe_above=-12.0)}
         if self.type == "allsky" and not self.thresholds:
             self.thresholds = {"cloud_fraction": ThresholdConfig(unsafe_above=0.5, safe_below=0.3)}
-        allsky_keys = [k for k in ("sky_model", "min_altitude_deg", "reference_density") if getattr(self, k)]
+        allsky_keys = [k for k in ("sky_model", "min_altitude_deg", "reference_density", "indi_allsky_db", "image_root")
+                       if getattr(self, k)]
         if allsky_keys and self.type != "allsky":
             raise ValueError(f"source {self.name!r}: only type 'allsky' takes {', '.join(allsky_keys)}")
         return self

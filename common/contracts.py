@@ -229,10 +229,25 @@ class ParkRequest(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+class CloudMap(Message):
+    """Event: an observatory node's all-sky cloud cover, overall and per alt/az region, for each
+    newly judged all-sky image (so the planner can prefer the clear parts of the sky)."""
+
+    SCHEMA: ClassVar[str] = "obsy.cloud_map"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    source: str
+    taken_at: datetime
+    label: str
+    cloud_fraction: float | None = None
+    # each: alt_min, alt_max, az_min, az_max (degrees), cloud_fraction (None: not judged), ...
+    regions: list[dict[str, Any]] = Field(default_factory=list)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
-                                ParkRequest)
+                                ParkRequest, CloudMap)
 }
 
 

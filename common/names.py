@@ -40,6 +40,12 @@ def safety_key(node: str) -> str:
 
 
 ROOF_PATTERN = "observatory.*.roof"
+CLOUDS_PATTERN = "observatory.*.clouds"
+
+
+def clouds_key(node: str) -> str:
+    return f"observatory.{node}.clouds"
+
 MOUNT_PATTERN = "telescope.*.mount"
 
 

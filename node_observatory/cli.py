@@ -84,6 +84,13 @@ def status_handler(publish: Callable[[SafetyStatus], object], roof=None,
     return handle
 
 
+def _publishers(*publishers) -> Callable[[SafetyStatus], None]:
+    def publish(status: SafetyStatus) -> None:
+        for each in publishers:
+            each(status)
+    return publish
+
+
 @click.group("observatory", invoke_without_command=True)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="TOML config (default ~/.config/obsy/observatory.toml).")
@@ -106,7 +113,7 @@ def observatory_group(ctx, config_path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     from common.events import make_event_bus
-    from .publish import SafetyPublisher
+    from .publish import CloudMapPublisher, SafetyPublisher
 
     from .exports.factory import start_exports
     from .notify.factory import build_notifications
@@ -132,7 +139,8 @@ def observatory_group(ctx, config_path) -> None:
         if roof is not None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
-                 on_status=status_handler(SafetyPublisher(bus, config.node.name, config.publish_every_s), roof,
+                 on_status=status_handler(_publishers(SafetyPublisher(bus, config.node.name, config.publish_every_s),
+                                                      CloudMapPublisher(bus, config.node.name, monitor)), roof,
                                           exports, commands, notifications.on_status), wake=wake)
     finally:
         notifications.close()

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from common import names
-from common.contracts import SafetyState
+from common.contracts import CloudMap, SafetyState
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +34,30 @@ class SafetyPublisher:
             return False
         self._last_state, self._last_sent = status.state, status.time
         return True
+
+
+class CloudMapPublisher:
+    """Each newly judged all-sky image's cloud map, as a ``CloudMap`` event (once per image)."""
+
+    def __init__(self, bus, node: str, monitor):
+        self.bus = bus
+        self.node = node
+        self.sources = [slot.source for slot in monitor.slots if hasattr(slot.source, "map_serial")]
+        self._sent: dict[str, int] = {}
+
+    def __call__(self, status=None) -> int:
+        sent = 0
+        for source in self.sources:
+            if source.cloud_map is None or self._sent.get(source.name) == source.map_serial:
+                continue
+            taken, result = source.cloud_map
+            message = CloudMap(node=self.node, source=source.name, taken_at=taken, label=result.label,
+                               cloud_fraction=result.cloud_fraction, regions=list(result.regions))
+            try:
+                self.bus.publish(names.clouds_key(self.node), message)
+            except Exception as exc:  # the broker may be down; the next image tries again
+                log.warning("cloud map not published: %s", exc)
+                continue
+            self._sent[source.name] = source.map_serial
+            sent += 1
+        return sent

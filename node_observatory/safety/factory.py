@@ -74,7 +74,13 @@ def build_source(spec: SafetySourceConfig, site: SiteConfig, cache: Path | None 
     if spec.type == "allsky":
         from .sources.allsky import AllSkySource  # numpy, sep and Pillow only when a camera is configured
 
-        return AllSkySource(spec.name, spec.path, spec.sky_model or None, min_altitude=spec.min_altitude_deg,
+        if spec.indi_allsky_db:
+            from .sources.allsky_db import IndiAllSkyImages
+
+            where = IndiAllSkyImages(spec.indi_allsky_db, spec.image_root or None)
+        else:
+            where = spec.path
+        return AllSkySource(spec.name, where, spec.sky_model or None, min_altitude=spec.min_altitude_deg,
                             reference_density=spec.reference_density)
     raise ValueError(f"unknown source type {spec.type!r}")  # pragma: no cover - config validates the type
 

@@ -167,8 +167,87 @@ def test_allsky_config_defaults_and_errors(tmp_path):
     limits = load_config("observatory", config).safety.sources[0].thresholds["cloud_fraction"]
     assert (limits.unsafe_above, limits.safe_below) == (0.5, 0.3)
     config.write_text('[[safety.sources]]\nname = "a"\ntype = "allsky"\n')
-    with pytest.raises(ConfigError, match="type 'allsky' needs path"):
+    with pytest.raises(ConfigError, match="type 'allsky' needs exactly one of path and indi_allsky_db"):
         load_config("observatory", config)
     config.write_text('[[safety.sources]]\nname = "a"\ntype = "csv"\npath = "x"\nsky_model = "m.toml"\n')
     with pytest.raises(ConfigError, match="only type 'allsky' takes sky_model"):
         load_config("observatory", config)
+
+
+def indi_allsky_db(path, rows):
+    """A database laid out as indi-allsky keeps it: an ``image`` table with filename and createDate."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE image (id INTEGER PRIMARY KEY, filename VARCHAR(255) UNIQUE NOT NULL, "
+                     "createDate DATETIME NOT NULL, exposure FLOAT)")
+        conn.executemany("INSERT INTO image (filename, createDate, exposure) VALUES (?, ?, 5.0)", rows)
+    return path
+
+
+def test_newest_image_from_indi_allskys_database(tmp_path, skies):
+    images = tmp_path / "images"
+    (images / "20261201").mkdir(parents=True)
+    put(skies["clear"], images / "20261201" / "a.jpg", age_s=120)
+    put(skies["overcast"], images / "20261201" / "b.jpg", age_s=60)
+    # The database, not the file times, says which is newest: a.jpg was recorded last.
+    db = indi_allsky_db(tmp_path / "indi-allsky.sqlite", [("20261201/b.jpg", "2026-12-01 21:00:00"),
+                                                          ("20261201/a.jpg", "2026-12-01 21:01:00")])
+    config = tmp_path / "observatory.toml"
+    config.write_text(f'[safety]\nmin_safe_minutes = 0\n[[safety.sources]]\nname = "allsky"\ntype = "allsky"\n'
+                      f'indi_allsky_db = "{db}"\nimage_root = "{images}"\nsky_model = "{skies["model"]}"\n'
+                      'cadence_s = 1\nmax_age_s = 600\n')
+    monitor = build_monitor(load_config("observatory", config), hold_at_start=False)
+    status = monitor.step(datetime.now(timezone.utc))
+    assert status.sources[0].reading.values["label"] == "clear" and status.state is Verdict.SAFE
+
+
+def test_indi_allsky_database_problems_say_why(tmp_path, skies):
+    from node_observatory.safety.sources.allsky_db import IndiAllSkyImages
+    from node_observatory.safety.sources.base import SourceError
+
+    with pytest.raises(SourceError, match="does not exist"):
+        IndiAllSkyImages(tmp_path / "none.sqlite").newest()
+    empty = indi_allsky_db(tmp_path / "empty.sqlite", [])
+    with pytest.raises(SourceError, match="lists no image yet"):
+        IndiAllSkyImages(empty).newest()
+    relative = indi_allsky_db(tmp_path / "rel.sqlite", [("x/a.jpg", "2026-12-01 21:00:00")])
+    with pytest.raises(SourceError, match="set image_root"):
+        IndiAllSkyImages(relative).newest()
+    with pytest.raises(SourceError, match="is missing"):
+        IndiAllSkyImages(relative, tmp_path).newest()
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(SourceError, match="junk.sqlite"):
+        IndiAllSkyImages(tmp_path / "junk.sqlite").newest()
+    with pytest.raises(ConfigError, match="exactly one of path and indi_allsky_db"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[[safety.sources]]\nname = "a"\ntype = "allsky"\npath = "/x"\nindi_allsky_db = "/y"\n')
+        load_config("observatory", bad)
+
+
+def test_each_new_image_publishes_its_cloud_map_once(tmp_path, skies):
+    from common import names
+    from common.contracts import CloudMap
+    from common.events import InProcessEventBus
+    from node_observatory.publish import CloudMapPublisher
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    monitor = build_monitor(allsky_config(tmp_path, folder, skies["model"]), hold_at_start=False)
+    bus, maps = InProcessEventBus(), []
+    bus.subscribe([names.CLOUDS_PATTERN], lambda key, message: maps.append((key, message)))
+    publish = CloudMapPublisher(bus, "roof1", monitor)
+    put(skies["partly"], folder / "a.fits", age_s=30)
+    now = datetime.now(timezone.utc)
+    for step in range(3):  # one image, three steps: one map
+        publish(monitor.step(now + timedelta(seconds=2 * step)))
+    put(skies["overcast"], folder / "b.jpg", age_s=5)
+    publish(monitor.step(now + timedelta(seconds=10)))
+    bus.drain()
+    bus.close()
+    assert [key for key, _ in maps] == ["observatory.roof1.clouds"] * 2
+    first, second = (message for _, message in maps)
+    assert isinstance(first, CloudMap) and first.source == "allsky" and second.label == "overcast"
+    assert len(first.regions) == 17 and {"alt_min", "alt_max", "az_min", "az_max", "cloud_fraction"} <= set(first.regions[0])
+    judged = [r["cloud_fraction"] for r in second.regions if r["cloud_fraction"] is not None]
+    assert judged and min(judged) > 0.5  # overcast everywhere it could judge

@@ -46,10 +46,12 @@ def _mtime(path: Path) -> float:
 
 
 class AllSkySource(SafetySource):
-    def __init__(self, name: str, path: str | Path, sky_model: str | Path | None = None, *,
+    def __init__(self, name: str, path, sky_model: str | Path | None = None, *,
                  min_altitude: float | None = None, reference_density: float | None = None):
+        """``path``: an image file, a folder, or an object whose ``newest()`` names the image
+        (indi-allsky's database, see ``allsky_db``)."""
         super().__init__(name)
-        self.path = Path(path)
+        self.path = path if hasattr(path, "newest") else Path(path)
         self.sky_model_path = Path(sky_model) if sky_model else None
         self.min_altitude = min_altitude
         self.reference_density = reference_density
@@ -57,6 +59,9 @@ class AllSkySource(SafetySource):
         self._model_stamp: float | None = None
         self._last_key: tuple | None = None
         self._last: Reading | None = None
+        # The newest judged image's per-region map, and a counter that changes with it.
+        self.cloud_map: tuple[datetime, object] | None = None
+        self.map_serial = 0
 
     def _sky_model(self, image):
         from ...clouds import SkyModel, estimate_sky_circle
@@ -77,7 +82,7 @@ class AllSkySource(SafetySource):
     def measure(self, now: datetime) -> Reading:
         from ...clouds import ImageReadError, classify, load_image
 
-        image_path = newest_image(self.path)
+        image_path = self.path.newest() if hasattr(self.path, "newest") else newest_image(self.path)
         try:
             stat = image_path.stat()
         except OSError as exc:
@@ -108,4 +113,5 @@ class AllSkySource(SafetySource):
             reading = Reading(self.name, taken, {"cloud_fraction": result.cloud_fraction,
                                                  "stars_detected": result.stars_detected, "label": result.label})
         self._last_key, self._last = key, reading
+        self.cloud_map, self.map_serial = (taken, result), self.map_serial + 1
         return reading

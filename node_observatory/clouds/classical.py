@@ -64,6 +64,7 @@ BIN_ABOVE = 2048                      # bin 2x2 when the frame's long side excee
 COARSE_CELLS = 160                    # coarse grid: about this many cells across the sky disc
 DETECT_SIGMA = 5.0
 MIN_AREA = 3
+DEBLEND_CONT = 1.0                    # no deblending: stars are counted, not measured, and deblending was most of the time
 MIN_STAR_AREA = 2.5                   # flux / peak (pixels); hot pixels are smaller
 MAX_STAR_AREA = 10.0                  # cloud lumps are larger
 MIN_SHARPNESS = 1.25                  # peak / filtered peak; cloud lumps are flatter
@@ -309,14 +310,14 @@ def _stars(data: np.ndarray, usable: np.ndarray, step: int) -> tuple[np.ndarray,
 
 def _extract(image, rms):
     try:
-        return sep.extract(image, DETECT_SIGMA, err=rms, minarea=MIN_AREA)
+        return sep.extract(image, DETECT_SIGMA, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT)
     except Exception as exc:  # sep raises a bare Exception when its pixel buffer overflows
         if "pixel buffer full" not in str(exc):
             raise
     default = sep.get_extract_pixstack()
     sep.set_extract_pixstack(max(default, image.size // 4))
     try:
-        return sep.extract(image, DETECT_SIGMA * 2, err=rms, minarea=MIN_AREA)
+        return sep.extract(image, DETECT_SIGMA * 2, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT)
     finally:
         sep.set_extract_pixstack(default)
 

@@ -57,6 +57,7 @@ ACCESS: dict[str, str] = {
     "plans.api_list": "guest",
     "plans.api_plan": "guest",
     "tonight.index": "guest",
+    "tonight.ekos": "guest",
     # observers: the roof (the node's own interlock still decides)
     "observatory.roof_command": "observer",
     # observers: targets and their own account

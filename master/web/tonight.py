@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, HiddenField
 from wtforms.validators import InputRequired
 
+from common.ekos.from_job import EkosOptions, job_archive
 from common.jobs import send_schedule
 from master.models import SentSchedule, TelescopeNode
 from master.tonight import NothingToSend, current_night, plan_tonight, site_zone
@@ -95,3 +96,29 @@ def send():
     count = len(job.targets)
     flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
     return back
+
+
+@bp.get("/tonight/ekos.zip")
+def ekos():
+    """Tonight's schedule as EKOS files, for a KStars that OBSY does not drive itself."""
+    binding = _choose(_bindings(), request.args.get("node"))
+    if binding is None:
+        abort(404)
+    try:
+        night = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        abort(400, "date must look like 2026-12-01")
+    fields = {name: request.args.get(name, "").strip() for name in ("files_dir", "capture_dir", "profile")}
+    for name in ("files_dir", "capture_dir"):
+        if not fields[name].startswith("/"):
+            abort(400, f"{name} must be an absolute folder on the KStars machine")
+    if not fields["profile"]:
+        abort(400, "profile is needed")
+    try:
+        job = plan_tonight(db(), binding, night).job()
+    except NothingToSend as exc:
+        abort(404, f"nothing planned: {exc}")
+    options = EkosOptions(capture_dir=fields["capture_dir"], profile=fields["profile"], enforce_twilight=True)
+    data = job_archive(job, options, fields["files_dir"])
+    name = f"obsy-{binding.node_name}-{night.isoformat()}-ekos.zip"
+    return Response(data, mimetype="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'})

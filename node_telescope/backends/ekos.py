@@ -25,7 +25,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from ..ekos.from_job import EkosOptions, match_row, remaining_rows, write_job_files
+from common.ekos.from_job import EkosOptions, match_row, remaining_rows, write_job_files
 from ..kstars.dbus import KSTARS_SERVICE, DBusFailure, SessionBus
 from ..kstars.ekos_api import CAPTURE_CAPTURING, CommunicationStatus, EkosApi, MountStatus, ParkStatus, SchedulerState
 from ..kstars.launcher import KStarsError, KStarsLauncher

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .build import ScheduleError, build_files
-from .codec import read_file
-from .model import SchedulerList, SequenceQueue, to_dict
-from .xmlio import MAX_FILE_BYTES, EkosFileError, fmt_number
+from common.ekos.build import ScheduleError, build_files
+from common.ekos.codec import read_file
+from common.ekos.model import SchedulerList, SequenceQueue, to_dict
+from common.ekos.xmlio import MAX_FILE_BYTES, EkosFileError, fmt_number
 
 
 @click.group("ekos")

@@ -83,3 +83,16 @@ def test_equipment_plan_tonight_and_send(page, portal):
     job = parse_message(dramatiq.Message.decode(waiting[0]).args[0], ScheduleJob)
     assert [(t.name, [(r.filter_name, r.exposure_s, r.count) for r in t.rows]) for t in job.targets] == \
         [("M 31", [("L", 300.0, 12)])]
+
+    # The same night as EKOS files for a KStars that OBSY does not drive.
+    page.fill("#ekos-form input[name=files_dir]", "/home/astro/sched")
+    with page.expect_download() as download_info:
+        page.click("#ekos-form button[type=submit]")
+    download = download_info.value
+    assert download.suggested_filename == f"obsy-scope1-{NIGHT}-ekos.zip"
+    import zipfile
+
+    with zipfile.ZipFile(download.path()) as archive:
+        names_in = sorted(archive.namelist())
+        assert names_in[-1] == "schedule.esl" and names_in[0].endswith(".esq")
+        assert b"<Sequence>/home/astro/sched/" in archive.read("schedule.esl")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from node_telescope.ekos import read_scheduler_list, read_sequence_queue
+from common.ekos import read_scheduler_list, read_sequence_queue
 from node_telescope.ekos.cli import ekos_group
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ekos"

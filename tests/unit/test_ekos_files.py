@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from node_telescope.ekos import (
+from common.ekos import (
     Condition, EkosFileError, SchedulerList, SequenceQueue, fmt_number, read_bytes, read_file,
     read_scheduler_list, read_sequence_queue, to_xml, write_file, xmlio,
 )
-from node_telescope.ekos.build import ScheduleError, build_files
+from common.ekos.build import ScheduleError, build_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ekos"
 ALL_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".esl", ".esq"))
@@ -422,7 +422,7 @@ def test_unwritable_and_unreadable_paths(tmp_path):
 
 
 def test_builder_accepts_a_schedule_model(tmp_path):
-    from node_telescope.ekos.build import ObsySchedule
+    from common.ekos.build import ObsySchedule
 
     plan = ObsySchedule.model_validate({**SCHEDULE, "park_mount": False, "unpark_mount": False})
     esl, _ = build_files(plan, tmp_path)

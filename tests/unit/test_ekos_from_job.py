@@ -4,8 +4,8 @@ from __future__ import annotations
 from astropy.io import fits
 
 from common.contracts import ScheduleJob
-from node_telescope.ekos import read_file
-from node_telescope.ekos.from_job import EkosOptions, match_row, remaining_rows, schedule_for, write_job_files
+from common.ekos import read_file
+from common.ekos.from_job import EkosOptions, match_row, remaining_rows, schedule_for, write_job_files
 
 OPTIONS = EkosOptions(capture_dir="/data/captures", profile="Roof", steps=("Track", "Guide"), enforce_twilight=True,
                       min_altitude_deg=25.0, filter_aliases={"R": "Red", "Ha": "H_Alpha"})

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from common.contracts import ScheduleJob
 from node_telescope.backends import BackendError, CapturedFrame, ExposureAborted, JobContext, ScheduleBackend
-from node_telescope.ekos.from_job import remaining_rows
+from common.ekos.from_job import remaining_rows
 from node_telescope.jobs import JobRunner, JobStore
 from node_telescope.spool import Spool
 

@@ -168,3 +168,29 @@ def test_the_current_night_starts_at_local_noon(services, setup):
         binding = session.get(TelescopeNode, setup)
         assert current_night(binding, datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)) == date(2026, 12, 1)
         assert current_night(binding, datetime(2026, 12, 2, 11, 30, tzinfo=timezone.utc)) == date(2026, 12, 2)
+
+
+def test_tonights_schedule_downloads_as_ekos_files_kstars_can_load(client, services, setup):
+    import io
+    import zipfile
+
+    from common.ekos import read_bytes
+
+    query = (f"/tonight/ekos.zip?node={setup}&date={NIGHT.isoformat()}&files_dir=/home/astro/sched"
+             "&capture_dir=/home/astro/Pictures&profile=Roof")
+    response = client.get(query)
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = sorted(archive.namelist())
+    assert "schedule.esl" in names and any(n.endswith(".esq") for n in names)
+    scheduler = read_bytes(archive.read("schedule.esl"), "schedule.esl")
+    assert scheduler.profile == "Roof" and scheduler.jobs
+    for job in scheduler.jobs:  # each sequence named where the archive will be unpacked
+        assert job.sequence.startswith("/home/astro/sched/") and job.sequence.rsplit("/", 1)[1] in names
+        queue = read_bytes(archive.read(job.sequence.rsplit("/", 1)[1]), "q.esq")
+        assert {s.fits_directory for s in queue.jobs} == {"/home/astro/Pictures"}
+        assert all(s.target_name == job.name for s in queue.jobs)
+    assert client.get(query.replace("files_dir=/home", "files_dir=home")).status_code == 400
+    assert client.get(query.replace(NIGHT.isoformat(), "tomorrow")).status_code == 400
+    assert client.get(query.replace(f"node={setup}", "node=999")).status_code == 200  # falls back to the first node

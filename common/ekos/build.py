@@ -116,10 +116,13 @@ def scheduler_job_for(target: ScheduleTarget, sequence_path: Path) -> SchedulerJ
     )
 
 
-def build_files(schedule: dict | ObsySchedule, out_dir: str | Path) -> tuple[Path, dict[str, Path]]:
+def build_files(schedule: dict | ObsySchedule, out_dir: str | Path,
+                sequence_dir: str | None = None) -> tuple[Path, dict[str, Path]]:
     """Write ``schedule.esl`` and one ``.esq`` per target into ``out_dir``.
 
-    Returns the scheduler list's path and each target's sequence path, by target name.
+    The scheduler list names each sequence by its path in ``sequence_dir`` (default: where it is
+    written): files made for download name the folder they will be unpacked into on the KStars
+    machine. Returns the scheduler list's path and each target's sequence path, by target name.
     """
     plan = load_schedule(schedule)
     out = Path(out_dir).expanduser().resolve()
@@ -130,7 +133,7 @@ def build_files(schedule: dict | ObsySchedule, out_dir: str | Path) -> tuple[Pat
         path = out / f"{_file_stem(target.name, used)}.esq"
         write_file(sequence_for(target, plan.capture_dir), path)
         sequences[target.name] = path
-        jobs.append(scheduler_job_for(target, path))
+        jobs.append(scheduler_job_for(target, Path(sequence_dir) / path.name if sequence_dir else path))
     scheduler = SchedulerList(
         version="1.6", profile=plan.profile, jobs=jobs,
         startup_procedure=[Procedure("UnparkMount")] if plan.unpark_mount else [],

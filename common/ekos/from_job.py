@@ -67,10 +67,27 @@ def schedule_for(job: ScheduleJob, left: dict[str, int], options: EkosOptions) -
         "park_mount": job.park_at_end, "targets": list(targets.values())})
 
 
-def write_job_files(job: ScheduleJob, left: dict[str, int], options: EkosOptions, out_dir: Path) -> Path:
+def write_job_files(job: ScheduleJob, left: dict[str, int], options: EkosOptions, out_dir: Path,
+                    sequence_dir: str | None = None) -> Path:
     """The scheduler list (and its sequence queues) for what is left; returns the ``.esl`` path."""
-    esl, _ = build_files(schedule_for(job, left, options), out_dir)
+    esl, _ = build_files(schedule_for(job, left, options), out_dir, sequence_dir)
     return esl
+
+
+def job_archive(job: ScheduleJob, options: EkosOptions, files_dir: str) -> bytes:
+    """The whole job as a zip of ``schedule.esl`` + one ``.esq`` per target, naming ``files_dir`` as
+    the folder they are unpacked into on the KStars machine."""
+    import io
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_job_files(job, remaining_rows(job, {}), options, Path(tmp), sequence_dir=files_dir)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(Path(tmp).iterdir()):
+                archive.write(path, path.name)
+    return buffer.getvalue()
 
 
 def frame_type_of(header) -> str | None:

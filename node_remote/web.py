@@ -28,6 +28,11 @@ def when(value) -> str:
     return value[:10] + " " + value[11:19] + " UTC"
 
 
+def per_node(topics: dict, base: str) -> list[tuple[str, dict]]:
+    """(node, payload) of every ``<base><node>`` topic, by node name."""
+    return sorted((leaf[len(base):], value) for leaf, value in topics.items() if leaf.startswith(base))
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
@@ -53,10 +58,10 @@ def create_app(state: LiveState, *, title: str = "OBSY observatory", master_url:
     @app.get("/")
     def index():
         snapshot = state.snapshot()
-        return render_template("index.html", title=title, state=snapshot, topics=snapshot["topics"],
-                               master_url=master_url,
-                               nodes=sorted((k[len("nodes/"):], v) for k, v in snapshot["topics"].items()
-                                            if k.startswith("nodes/")))
+        topics = snapshot["topics"]
+        return render_template("index.html", title=title, state=snapshot, topics=topics, master_url=master_url,
+                               nodes=per_node(topics, "nodes/"), roofs=per_node(topics, "roof/"),
+                               mounts=per_node(topics, "mount/"))
 
     @app.get("/api/state")
     def api_state():

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from common import names
 from common.config import MqttConfig, RemoteConfig
-from common.contracts import FrameIngested, JobProgress, SafetyState
+from common.contracts import FrameIngested, JobProgress, MountReport, RoofState, SafetyState
 from common.events import InProcessEventBus
 from master.live import LivePublisher
 from node_remote.server import RemoteNode
@@ -61,6 +61,12 @@ def test_live_page_updates_without_reload(browser, live_site):
         bus.publish(names.FRAME_INGESTED_KEY, FrameIngested(sha256="ab" * 32, node="scope1", frame_id=3, key="k",
                                                             frame_type="light", object_name="M 31"))
         expect(page.locator("#activity")).to_contain_text("light frame M 31")
+        bus.publish(names.roof_key("roof1"), RoofState(node="roof1", state="error", activity="alarm",
+                                                       alarm="<b>park failed</b>"))
+        bus.publish(names.mount_key("scope1"), MountReport(node="scope1", parked=False))
+        expect(page.locator("#roofs [data-roof='roof1']")).to_have_text("roof1: error (alarm) alarm: <b>park failed</b>")
+        expect(page.locator("#mounts [data-mount='scope1']")).to_have_text("scope1: unparked")
+        assert page.locator("#roofs b").count() == 0  # the alarm text is text, not markup
         assert page.text_content("[data-field='frame/latest.object_name']") == "M 31"
 
         mosquitto.stop()

@@ -178,8 +178,8 @@ class LiveFrame(LivePayload):
     star_count: int | None = None
     hfr_px: float | None = None
     accepted: bool | None = None
-    # A path on the master, to be joined with its public URL. For now the portal's own
-    # (login-protected) route; a public route comes with the public blueprint.
+    # A path on the master, to be joined with its URL: the portal's own (login-protected) route,
+    # since the latest frame's target need not be public (the gallery uses /public/previews/).
     preview_path: str | None = None
     frame_path: str | None = None
 

@@ -25,8 +25,8 @@ the latest payload of every retained topic again, so a broker restarted without 
 repopulated at once. Home Assistant discovery configs are sent on connect when enabled.
 
 ``frame/latest`` points at the frame's preview through ``preview_path`` — for now the portal's own
-route ``/frames/<id>/preview.png`` (needs a login) and ``frame_path`` ``/api/v1/frames/<id>``;
-a public route comes with the public pages.
+route ``/frames/<id>/preview.png`` (needs a login) and ``frame_path`` ``/api/v1/frames/<id>``: the
+latest frame's target need not be public. Public previews are ``/public/previews/<id>.png``.
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from common.contracts import FrameIngested, JobProgress, MountReport, RoofState,
 from common.events import InProcessEventBus
 from master.live import LivePublisher
 from node_remote.server import RemoteNode
+from tests.e2e.pages import watched_page
 from tests.servers import MosquittoServer
 
 pytestmark = pytest.mark.e2e
@@ -37,14 +38,7 @@ def live_site():
 
 def test_live_page_updates_without_reload(browser, live_site):
     mosquitto, bus, node = live_site
-    context = browser.new_context(base_url=node.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("request", lambda r: problems.append(f"outside request: {r.url}")
-            if not r.url.startswith(node.url) else None)
+    context, page, problems = watched_page(browser, node.url)
     loads = []
     page.on("load", lambda _: loads.append(1))
     try:

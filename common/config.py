@@ -634,6 +634,17 @@ class RemoteWebConfig(Section):
     master_url: str = Field(default="", description="public base URL of the master portal, for frame links; empty: no links")
 
 
+class RemoteGalleryConfig(Section):
+    master_api_url: str = Field(default="", pattern=r"^(https?://\S+)?$",
+                                description="base URL the remote node reads the master's public API from "
+                                            "(may be an internal address); empty: web.master_url; both empty: "
+                                            "no gallery")
+    token: str = Field(default="", description="optional API token sent as 'Authorization: Bearer'")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="per request to the master")
+    refresh_s: float = Field(default=300.0, ge=5, le=86400, description="how often the gallery is fetched again")
+    max_items: int = Field(default=60, ge=1, le=500, description="public targets kept in the gallery")
+
+
 class RemoteMqttConfig(MqttConfig):
     host: str = Field(default="127.0.0.1", min_length=1, description="broker host")
 
@@ -641,6 +652,7 @@ class RemoteMqttConfig(MqttConfig):
 class RemoteConfig(RoleSettings):
     mqtt: RemoteMqttConfig = Field(default_factory=RemoteMqttConfig)
     web: RemoteWebConfig = Field(default_factory=RemoteWebConfig)
+    gallery: RemoteGalleryConfig = Field(default_factory=RemoteGalleryConfig)
 
 
 ROLE_CONFIGS: dict[str, type[RoleSettings]] = {

@@ -13,10 +13,9 @@ leaf           QoS   retained schema                   carries
 status         1     yes      obsy.live.status         ``online``/``offline`` of the master's
                                                        publisher; ``offline`` is its MQTT will
 safety         1     yes      obsy.live.safety         latest SafetyState (safe/unsafe/unknown)
-roof           1     yes      obsy.live.roof           roof state (not published yet: no roof
-                                                       events exist)
-mount          1     yes      obsy.live.mount          mount state (not published yet: no mount
-                                                       events exist)
+roof/<node>    1     yes      obsy.live.roof           an observatory node's roof: state, what
+                                                       its controller is doing, alarm
+mount/<node>   1     yes      obsy.live.mount          a telescope node's mount: parked or not
 job            1     yes      obsy.live.job            latest JobProgress of the current job
 frame/latest   1     yes      obsy.live.frame          last ingested frame: target, filter,
                                                        exposure, time, stars, HFR, preview path
@@ -44,7 +43,9 @@ from .contracts import (
     InvalidMessage,
     JobProgress,
     Message,
+    MountReport,
     NodeHeartbeat,
+    RoofState,
     SafetyState,
     utcnow,
 )
@@ -62,8 +63,8 @@ class TopicSpec:
 
 STATUS = TopicSpec("status", 1, True, "obsy.live.status")
 SAFETY = TopicSpec("safety", 1, True, "obsy.live.safety")
-ROOF = TopicSpec("roof", 1, True, "obsy.live.roof")
-MOUNT = TopicSpec("mount", 1, True, "obsy.live.mount")
+ROOF = TopicSpec("roof/+", 1, True, "obsy.live.roof")
+MOUNT = TopicSpec("mount/+", 1, True, "obsy.live.mount")
 JOB = TopicSpec("job", 1, True, "obsy.live.job")
 FRAME = TopicSpec("frame/latest", 1, True, "obsy.live.frame")
 NODE = TopicSpec("nodes/+", 1, True, "obsy.live.node")
@@ -138,15 +139,18 @@ class LiveRoof(LivePayload):
     SCHEMA: ClassVar[str] = ROOF.schema
     node: str
     state: Literal["open", "closed", "opening", "closing", "error", "unknown"]
+    since: datetime | None = None
+    activity: str = Field(default="idle", max_length=40)
+    alarm: str | None = Field(default=None, max_length=300)
+    alarm_level: Literal["warning", "critical"] | None = None
 
 
 class LiveMount(LivePayload):
     SCHEMA: ClassVar[str] = MOUNT.schema
     node: str
-    state: str
+    state: Literal["parked", "unparked", "unknown"]  # what a page shows; ``parked`` is the raw reading
     parked: bool | None = None
-    ra_deg: float | None = None
-    dec_deg: float | None = None
+    reason: str | None = Field(default=None, max_length=300)
 
 
 class LiveJob(LivePayload):
@@ -174,8 +178,8 @@ class LiveFrame(LivePayload):
     star_count: int | None = None
     hfr_px: float | None = None
     accepted: bool | None = None
-    # A path on the master, to be joined with its public URL. For now the portal's own
-    # (login-protected) route; a public route comes with the public blueprint.
+    # A path on the master, to be joined with its URL: the portal's own (login-protected) route,
+    # since the latest frame's target need not be public (the gallery uses /public/previews/).
     preview_path: str | None = None
     frame_path: str | None = None
 
@@ -245,6 +249,18 @@ def job_payload(message: JobProgress) -> LiveJob:
                    filter_name=message.filter_name, frame_index=message.frame_index,
                    frame_total=message.frame_total, progress=progress, reason=message.reason,
                    at=message.sent_at)
+
+
+def roof_payload(message: RoofState) -> LiveRoof:
+    return LiveRoof(node=message.node, state=message.state, since=message.since, activity=message.activity[:40],
+                    alarm=message.alarm[:300] if message.alarm else None, alarm_level=message.alarm_level,
+                    at=message.sent_at)
+
+
+def mount_payload(message: MountReport) -> LiveMount:
+    state = "unknown" if message.parked is None else ("parked" if message.parked else "unparked")
+    return LiveMount(node=message.node, state=state, parked=message.parked,
+                     reason=message.reason[:300] if message.reason else None, at=message.sent_at)
 
 
 def frame_preview_path(frame_id: int) -> str:

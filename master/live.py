@@ -9,8 +9,8 @@ topic leaf     QoS   retained source event
 ============== ===== ======== ==============================================
 status         1     yes      the publisher itself (``offline`` is its will)
 safety         1     yes      SafetyState ``observatory.*.safety``
-roof           1     yes      (none yet: published once roof events exist)
-mount          1     yes      (none yet)
+roof/<node>    1     yes      RoofState ``observatory.*.roof``
+mount/<node>   1     yes      MountReport ``telescope.*.mount``
 job            1     yes      JobProgress ``telescope.*.job``
 frame/latest   1     yes      FrameIngested ``master.frame.ingested`` + DB row
 nodes/<node>   1     yes      NodeHeartbeat ``*.*.heartbeat``
@@ -25,8 +25,8 @@ the latest payload of every retained topic again, so a broker restarted without 
 repopulated at once. Home Assistant discovery configs are sent on connect when enabled.
 
 ``frame/latest`` points at the frame's preview through ``preview_path`` — for now the portal's own
-route ``/frames/<id>/preview.png`` (needs a login) and ``frame_path`` ``/api/v1/frames/<id>``;
-a public route comes with the public pages.
+route ``/frames/<id>/preview.png`` (needs a login) and ``frame_path`` ``/api/v1/frames/<id>``: the
+latest frame's target need not be public. Public previews are ``/public/previews/<id>.png``.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ import threading
 from typing import Any, Callable
 
 from common import live, names
-from common.contracts import FrameIngested, JobProgress, Message, NodeHeartbeat, SafetyState
+from common.contracts import FrameIngested, JobProgress, Message, MountReport, NodeHeartbeat, RoofState, SafetyState
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class LivePublisher:
     """Publishes live state for one site. ``start()`` returns at once, broker or not."""
 
     EVENT_PATTERNS = [names.SAFETY_PATTERN, names.JOB_PROGRESS_PATTERN, names.HEARTBEAT_PATTERN,
-                      names.FRAME_INGESTED_KEY]
+                      names.FRAME_INGESTED_KEY, names.ROOF_PATTERN, names.MOUNT_PATTERN]
 
     def __init__(self, config, frame_lookup: FrameLookup | None = None, client_id: str | None = None):
         self.config = config
@@ -112,6 +112,10 @@ class LivePublisher:
             self.publish(live.SAFETY, live.safety_payload(message))
         elif isinstance(message, JobProgress):
             self.publish(live.JOB, live.job_payload(message))
+        elif isinstance(message, RoofState):
+            self.publish(live.ROOF, live.roof_payload(message), node=message.node)
+        elif isinstance(message, MountReport):
+            self.publish(live.MOUNT, live.mount_payload(message), node=message.node)
         elif isinstance(message, NodeHeartbeat):
             self.publish(live.NODE, live.node_payload(message), node=message.node)
         elif isinstance(message, FrameIngested):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+from .gallery import Gallery
 from .state import LiveState
 from .subscriber import LiveSubscriber
 from .web import create_app
@@ -13,9 +14,12 @@ class RemoteNode:
         self.config = config
         self.state = LiveState(config.mqtt.site, broker=f"{config.mqtt.host}:{config.mqtt.port}")
         self.subscriber = LiveSubscriber(config.mqtt, self.state, client_id=client_id)
+        g = config.gallery
+        self.gallery = Gallery(g.master_api_url or config.web.master_url, token=g.token, timeout_s=g.timeout_s,
+                               refresh_s=g.refresh_s, max_items=g.max_items)
         extra = {"keepalive_s": keepalive_s} if keepalive_s is not None else {}
         self.app = create_app(self.state, title=config.web.title, master_url=config.web.master_url,
-                              max_streams=config.web.max_streams, **extra)
+                              max_streams=config.web.max_streams, gallery=self.gallery, **extra)
         self._map: dict = {}  # waitress's socket map, kept to close every channel at stop
         self._server = None
         self._thread: threading.Thread | None = None
@@ -32,6 +36,7 @@ class RemoteNode:
         from waitress.server import create_server
 
         self.subscriber.start()
+        self.gallery.start()
         # Each open live page holds a thread; keep some for ordinary requests.
         threads = max(self.config.web.threads, self.config.web.max_streams + 2)
         self._server = create_server(self.app, map=self._map, host=self.config.web.host,
@@ -57,3 +62,4 @@ class RemoteNode:
                 trigger.pull_trigger()
             self._thread.join(timeout=5)
         self.subscriber.stop()
+        self.gallery.stop()

@@ -1,4 +1,5 @@
-"""The public, read-only site: ``/`` live page, ``/events`` Server-Sent Events, ``/api/state`` JSON.
+"""The public, read-only site: ``/`` live page, ``/events`` Server-Sent Events, ``/api/state`` JSON,
+``/gallery`` the public targets' latest previews (served from the gallery's cache).
 
 A Flask application factory; the state it shows is passed in. Strict Content-Security-Policy:
 scripts, styles and connections only from this site (no CDN, no inline code).
@@ -9,8 +10,9 @@ import json
 import queue
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, render_template, stream_with_context
+from flask import Flask, Response, abort, jsonify, render_template, stream_with_context
 
+from .gallery import Gallery
 from .state import LiveState
 
 KEEPALIVE_S = 15.0
@@ -28,13 +30,18 @@ def when(value) -> str:
     return value[:10] + " " + value[11:19] + " UTC"
 
 
+def per_node(topics: dict, base: str) -> list[tuple[str, dict]]:
+    """(node, payload) of every ``<base><node>`` topic, by node name."""
+    return sorted((leaf[len(base):], value) for leaf, value in topics.items() if leaf.startswith(base))
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def create_app(state: LiveState, *, title: str = "OBSY observatory", master_url: str = "",
-               max_streams: int = 12, keepalive_s: float = KEEPALIVE_S) -> Flask:
+               max_streams: int = 12, keepalive_s: float = KEEPALIVE_S, gallery: Gallery | None = None) -> Flask:
     app = Flask(__name__)
     app.add_template_filter(when)
     master_url = master_url.rstrip("/")
@@ -53,10 +60,10 @@ def create_app(state: LiveState, *, title: str = "OBSY observatory", master_url:
     @app.get("/")
     def index():
         snapshot = state.snapshot()
-        return render_template("index.html", title=title, state=snapshot, topics=snapshot["topics"],
-                               master_url=master_url,
-                               nodes=sorted((k[len("nodes/"):], v) for k, v in snapshot["topics"].items()
-                                            if k.startswith("nodes/")))
+        topics = snapshot["topics"]
+        return render_template("index.html", title=title, state=snapshot, topics=topics, master_url=master_url,
+                               nodes=per_node(topics, "nodes/"), roofs=per_node(topics, "roof/"),
+                               mounts=per_node(topics, "mount/"))
 
     @app.get("/api/state")
     def api_state():
@@ -91,6 +98,21 @@ def create_app(state: LiveState, *, title: str = "OBSY observatory", master_url:
         response = Response(stream_with_context(generate()), mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+        return response
+
+    gallery = gallery or Gallery("")
+
+    @app.get("/gallery")
+    def gallery_page():
+        return render_template("gallery.html", title=title, gallery=gallery.snapshot())
+
+    @app.get("/gallery/<int:frame_id>.png")
+    def gallery_preview(frame_id: int):
+        data = gallery.preview(frame_id)
+        if data is None:
+            abort(404)
+        response = Response(data, mimetype="image/png")
+        response.cache_control.max_age = 300
         return response
 
     @app.get("/healthz")

@@ -22,6 +22,8 @@ ACCESS: dict[str, str] = {
     "auth.login": "anonymous",
     "public.targets": "anonymous",
     "public.api_targets": "anonymous",
+    # The view itself refuses (404) a frame whose target is not public.
+    "public.preview": "anonymous",
     # any logged-in user: reading
     "index": "guest",
     "auth.logout": "guest",

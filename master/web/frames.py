@@ -106,8 +106,8 @@ def _same_site_referrer() -> bool:
     return (request.referrer or "").startswith(url_for("frames.index", _external=True))
 
 
-def _image(frame_id: int, kind: str):
-    frame = get_or_404(Frame, frame_id)
+def image_response(frame: Frame, kind: str, *, max_age: int = IMAGE_MAX_AGE_S, shared: bool = False):
+    """The frame's thumbnail or preview PNG from the store; 404 when it has none."""
     key = frame.thumb_key if kind == "thumb" else frame.preview_key
     if not key:
         abort(404)
@@ -118,20 +118,23 @@ def _image(frame_id: int, kind: str):
     except ObjectStoreError:
         abort(503)
     response = Response(data, mimetype="image/png")
-    response.cache_control.private = True
-    response.cache_control.max_age = IMAGE_MAX_AGE_S
+    if shared:
+        response.cache_control.public = True
+    else:
+        response.cache_control.private = True
+    response.cache_control.max_age = max_age
     response.set_etag(f"{frame.sha256}-{kind}-{key}")
     return response.make_conditional(request)
 
 
 @bp.get("/frames/<int:frame_id>/thumb.png")
 def thumb(frame_id: int):
-    return _image(frame_id, "thumb")
+    return image_response(get_or_404(Frame, frame_id), "thumb")
 
 
 @bp.get("/frames/<int:frame_id>/preview.png")
 def preview(frame_id: int):
-    return _image(frame_id, "preview")
+    return image_response(get_or_404(Frame, frame_id), "preview")
 
 
 def download_name(frame: Frame) -> str:

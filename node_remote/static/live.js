@@ -54,16 +54,43 @@
     }
   }
 
-  function renderNodes() {
-    var list = document.getElementById("nodes");
-    var names = Object.keys(topics).filter(function (k) { return k.indexOf("nodes/") === 0; }).sort();
+  // One <li> per "<base><node>" topic, sorted by node; label() gives its text.
+  function renderPerNode(base, listId, attribute, empty, label) {
+    var list = document.getElementById(listId);
+    var keys = Object.keys(topics).filter(function (k) { return k.indexOf(base) === 0; }).sort();
     list.textContent = "";
-    names.forEach(function (key) {
-      var node = topics[key];
+    keys.forEach(function (key) {
+      var payload = topics[key];
       var li = document.createElement("li");
-      li.setAttribute("data-node", node.node);
-      li.textContent = node.node + " (" + node.role + "): " + node.state;
+      li.setAttribute(attribute, key.slice(base.length));
+      if (payload.state !== undefined) li.setAttribute("data-state", payload.state);
+      label(li, key.slice(base.length), payload);
       list.appendChild(li);
+    });
+    if (!keys.length && empty) {
+      var none = document.createElement("li");
+      none.className = "small";
+      none.textContent = empty;
+      list.appendChild(none);
+    }
+  }
+
+  function renderNodes() {
+    renderPerNode("nodes/", "nodes", "data-node", "", function (li, name, node) {
+      li.textContent = name + " (" + node.role + "): " + node.state;
+    });
+    renderPerNode("roof/", "roofs", "data-roof", "no roof reported yet", function (li, name, roof) {
+      li.textContent = name + ": " + roof.state + " (" + roof.activity + ")";
+      if (roof.alarm) {
+        var alarm = document.createElement("span");
+        alarm.className = "alarm";
+        alarm.textContent = "alarm: " + roof.alarm;
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(alarm);
+      }
+    });
+    renderPerNode("mount/", "mounts", "data-mount", "no mount reported yet", function (li, name, mount) {
+      li.textContent = name + ": " + mount.state;
     });
   }
 

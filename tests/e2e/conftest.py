@@ -18,6 +18,7 @@ from master.models import Frame, FrameHeader
 from master.services import MasterServices
 from master.web import create_app
 from master.web.auth import create_user
+from tests.e2e.pages import watched_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -129,15 +130,7 @@ def browser():
 @pytest.fixture
 def page(browser, portal):
     """A fresh browser context; fails the test on console errors or requests leaving the portal."""
-    context = browser.new_context(base_url=portal.base_url, viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("request", lambda request: problems.append(f"outside request: {request.url}")
-            if not request.url.startswith(portal.base_url) else None)
+    context, page, problems = watched_page(browser, portal.base_url, viewport={"width": 1400, "height": 1000})
     yield page
     context.close()
     assert problems == []

@@ -8,10 +8,11 @@ from playwright.sync_api import expect
 
 from common import names
 from common.config import MqttConfig, RemoteConfig
-from common.contracts import FrameIngested, JobProgress, SafetyState
+from common.contracts import FrameIngested, JobProgress, MountReport, RoofState, SafetyState
 from common.events import InProcessEventBus
 from master.live import LivePublisher
 from node_remote.server import RemoteNode
+from tests.e2e.pages import watched_page
 from tests.servers import MosquittoServer
 
 pytestmark = pytest.mark.e2e
@@ -37,14 +38,7 @@ def live_site():
 
 def test_live_page_updates_without_reload(browser, live_site):
     mosquitto, bus, node = live_site
-    context = browser.new_context(base_url=node.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("request", lambda r: problems.append(f"outside request: {r.url}")
-            if not r.url.startswith(node.url) else None)
+    context, page, problems = watched_page(browser, node.url)
     loads = []
     page.on("load", lambda _: loads.append(1))
     try:
@@ -61,6 +55,12 @@ def test_live_page_updates_without_reload(browser, live_site):
         bus.publish(names.FRAME_INGESTED_KEY, FrameIngested(sha256="ab" * 32, node="scope1", frame_id=3, key="k",
                                                             frame_type="light", object_name="M 31"))
         expect(page.locator("#activity")).to_contain_text("light frame M 31")
+        bus.publish(names.roof_key("roof1"), RoofState(node="roof1", state="error", activity="alarm",
+                                                       alarm="<b>park failed</b>"))
+        bus.publish(names.mount_key("scope1"), MountReport(node="scope1", parked=False))
+        expect(page.locator("#roofs [data-roof='roof1']")).to_have_text("roof1: error (alarm) alarm: <b>park failed</b>")
+        expect(page.locator("#mounts [data-mount='scope1']")).to_have_text("scope1: unparked")
+        assert page.locator("#roofs b").count() == 0  # the alarm text is text, not markup
         assert page.text_content("[data-field='frame/latest.object_name']") == "M 31"
 
         mosquitto.stop()

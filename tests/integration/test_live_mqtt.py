@@ -15,7 +15,7 @@ import requests
 
 from common import names
 from common.config import MqttConfig, RemoteConfig
-from common.contracts import FrameIngested, JobProgress, NodeHeartbeat, SafetyState
+from common.contracts import FrameIngested, JobProgress, MountReport, NodeHeartbeat, RoofState, SafetyState
 from common.events import InProcessEventBus
 from master.live import LivePublisher
 from node_remote.server import RemoteNode
@@ -170,6 +170,27 @@ def test_events_reach_the_remote_api_and_sse_within_a_second(publisher, start_re
         assert change["payload"]["progress"] == 0.5 and change["payload"]["target"] == "M 31"
     finally:
         sse.close()
+
+
+def test_roof_and_mount_reach_sse_and_stay_retained(publisher, start_remote, bus):
+    node = start_remote()
+    wait_for(lambda: publisher.connected.is_set() and api_state(node)["connection"]["connected"], 10,
+             "both ends connected")
+    sse = SseClient(f"{node.url}/events")
+    try:
+        sse.wait(lambda kind, data: kind == "state", 5)
+        bus.publish(names.roof_key("roof1"), RoofState(node="roof1", state="closing", activity="closing"))
+        roof = sse.wait(lambda kind, data: kind == "topic" and data["leaf"] == "roof/roof1", 1.0)["payload"]
+        assert (roof["state"], roof["activity"]) == ("closing", "closing")
+        bus.publish(names.mount_key("scope1"), MountReport(node="scope1", parked=True))
+        mount = sse.wait(lambda kind, data: kind == "topic" and data["leaf"] == "mount/scope1", 1.0)["payload"]
+        assert mount["state"] == "parked" and mount["parked"] is True
+    finally:
+        sse.close()
+    time.sleep(0.3)  # QoS 1: let Mosquitto take the messages before the late node subscribes
+    late = start_remote()
+    wait_for(lambda: topic_value(late, "mount/scope1", "state") == "parked", 5, "retained mount on a late node")
+    assert topic_value(late, "roof/roof1", "state") == "closing"
 
 
 def test_retained_topics_reach_a_remote_node_started_later(publisher, start_remote, bus):

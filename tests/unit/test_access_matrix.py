@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("auth.login", "POST"): LOGGED_IN_ARE_SENT_ON,  # anonymous: the form again, "enter a username"
     ("public.targets", "GET"): rule(ANON),
     ("public.api_targets", "GET"): api(ANON),
+    ("public.preview", "GET"): rule(ANON),  # the site's frame belongs to its public target
     ("index", "GET"): rule(GUEST, ok=302),
     ("auth.logout", "POST"): rule(GUEST, ok=302),
     ("account.index", "GET"): rule(GUEST),
@@ -118,7 +119,8 @@ def site(tmp_path, monkeypatch):
     services = make_services(tmp_path, monkeypatch)
     ids = {role: add_user(services, role, role=role) for role in (GUEST, OBSERVER, ADMIN)}
     victim = add_user(services, "victim", role="observer")
-    frame_id = add_frame(services, thumb=png_bytes(), preview=png_bytes(), fits=fits_bytes(np.ones((20, 30), np.uint16)))
+    frame_id = add_frame(services, thumb=png_bytes(), preview=png_bytes(), fits=fits_bytes(np.ones((20, 30), np.uint16)),
+                         target_name="M 42")
     with services.sessions() as session:
         target = Target(name="M 42", ra_deg=83.8, dec_deg=-5.4, public=True)
         session.add(target)

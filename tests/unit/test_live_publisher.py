@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 from common import names
 from common.config import MqttConfig
-from common.contracts import FrameIngested, JobProgress, NodeHeartbeat, SafetyState
+from common.contracts import FrameIngested, JobProgress, MountReport, NodeHeartbeat, RoofState, SafetyState
 from common.events import InProcessEventBus
 from master.live import LivePublisher, frame_lookup, start_live_publisher
 
@@ -60,6 +60,30 @@ def test_connect_sends_online_then_every_latest_retained():
     assert publisher.published == 5
     publisher._on_disconnect(publisher.client, None, None, OK, None)
     assert not publisher.connected.is_set()
+
+
+def test_roof_and_mount_events_become_retained_topics_per_node():
+    publisher = make_publisher()
+    publisher._on_connect(publisher.client, None, None, OK, None)
+    publisher.client.sent.clear()
+    publisher.on_event(names.roof_key("roof1"), RoofState(node="roof1", state="opening", activity="opening"))
+    publisher.on_event(names.roof_key("roof2"), RoofState(node="roof2", state="error", activity="alarm",
+                                                          alarm="mount not parked", alarm_level="critical"))
+    publisher.on_event(names.mount_key("scope1"), MountReport(node="scope1", parked=True))
+    sent = {t: (p, q, r) for t, p, q, r in publisher.client.sent}
+    assert set(sent) == {"obsy/home/roof/roof1", "obsy/home/roof/roof2", "obsy/home/mount/scope1"}
+    assert all(q == 1 and r is True for _, q, r in sent.values())
+    assert sent["obsy/home/roof/roof1"][0]["state"] == "opening"
+    assert sent["obsy/home/roof/roof2"][0]["alarm"] == "mount not parked"
+    assert sent["obsy/home/mount/scope1"][0]["state"] == "parked"
+    # The publisher follows both event kinds on the bus.
+    assert names.ROOF_PATTERN in publisher.EVENT_PATTERNS and names.MOUNT_PATTERN in publisher.EVENT_PATTERNS
+    bus = InProcessEventBus()
+    publisher.subscribe(bus)
+    bus.publish(names.mount_key("scope1"), MountReport(node="scope1", parked=False))
+    bus.drain()
+    assert publisher.latest()["obsy/home/mount/scope1"]["state"] == "unparked"
+    bus.close()
 
 
 def test_refused_connection_is_not_connected():

@@ -6,7 +6,8 @@ import pytest
 
 from common import live
 from common.config import ConfigError, MqttConfig, load_config
-from common.contracts import FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, SafetyState
+from common.contracts import (FrameIngested, InvalidMessage, JobProgress, MountReport, NodeHeartbeat, RoofState,
+                              SafetyState)
 
 SHA = "ab" * 32
 WHEN = datetime(2026, 3, 9, 21, 30, tzinfo=timezone.utc)
@@ -38,6 +39,7 @@ def test_state_topics_are_retained_qos1_and_activity_is_transient():
 
 @pytest.mark.parametrize("leaf, expected", [
     ("safety", live.SAFETY), ("frame/latest", live.FRAME), ("nodes/scope1", live.NODE),
+    ("roof/roof1", live.ROOF), ("mount/scope1", live.MOUNT), ("roof", None), ("mount/a/b", None),
     ("nodes/", None), ("nodes/a/b", None), ("frame", None), ("bogus", None),
 ])
 def test_spec_for_leaf(leaf, expected):
@@ -59,6 +61,24 @@ def test_safety_and_job_payloads():
     assert job.progress == 0.25 and job.target == "M31" and job.schema_ == "obsy.live.job"
     assert live.job_payload(JobProgress(job_id="j1", node="scope1", state="done")).progress == 1.0
     assert live.job_payload(JobProgress(job_id="j1", node="scope1", state="started")).progress is None
+
+
+def test_roof_and_mount_payloads_per_node():
+    assert live.topic("obsy", "home", live.ROOF, "roof1") == "obsy/home/roof/roof1"
+    assert live.topic("obsy", "home", live.MOUNT, "scope1") == "obsy/home/mount/scope1"
+    roof = live.roof_payload(RoofState(node="roof1", state="error", since=WHEN, activity="alarm",
+                                       alarm="park failed " + "x" * 400, alarm_level="critical",
+                                       mount_parked={"indi": False}, sent_at=WHEN))
+    wire = roof.to_wire()
+    assert (wire["node"], wire["state"], wire["activity"], wire["alarm_level"]) == ("roof1", "error", "alarm",
+                                                                                    "critical")
+    assert wire["alarm"].startswith("park failed") and len(wire["alarm"]) == 300
+    assert wire["since"] == "2026-03-09T21:30:00Z" and "mount_parked" not in wire
+    assert live.parse_live(roof.to_json(), "roof/roof1") == roof
+    mounts = [live.mount_payload(MountReport(node="scope1", parked=value)) for value in (True, False, None)]
+    assert [(m.state, m.parked) for m in mounts] == [("parked", True), ("unparked", False), ("unknown", None)]
+    with pytest.raises(InvalidMessage, match="does not carry"):
+        live.parse_live(mounts[0].to_json(), "roof/scope1")
 
 
 def test_frame_payload_merges_database_details():

@@ -7,7 +7,7 @@ import time
 from click.testing import CliRunner
 
 from common import live
-from common.contracts import JobProgress, SafetyState
+from common.contracts import JobProgress, MountReport, RoofState, SafetyState
 from node_remote.cli import remote_group
 from node_remote.state import LiveState, handle_message
 from node_remote.web import create_app
@@ -86,6 +86,23 @@ def test_page_shows_state_with_strict_csp_and_escapes():
     api = client.get("/api/state").get_json()
     assert api["topics"]["job"]["frame_index"] == 2 and api["connection"]["connected"] is False
     assert client.get("/healthz").get_json() == {"ok": True, "mqtt_connected": False}
+
+
+def test_page_lists_each_roof_and_mount_escaped():
+    state = LiveState("home")
+    app = create_app(state)
+    empty = app.test_client().get("/").get_data(as_text=True)
+    assert "no roof reported yet" in empty and "no mount reported yet" in empty
+    feed(state, "roof/roof1", live.roof_payload(RoofState(node="roof1", state="open", activity="idle")))
+    feed(state, "roof/roof2", live.roof_payload(RoofState(node="roof2", state="error", activity="alarm",
+                                                          alarm="<img src=x onerror=alert(1)>")))
+    feed(state, "mount/scope1", live.mount_payload(MountReport(node="scope1", parked=False)))
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert 'data-roof="roof1" data-state="open">roof1: open (idle)' in html
+    assert "<img src=x" not in html and "alarm: &lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'data-mount="scope1" data-state="unparked">scope1: unparked' in html
+    assert "no roof reported yet" not in html
+    assert html.index('data-roof="roof1"') < html.index('data-roof="roof2"')
 
 
 def test_events_stream_starts_with_state_then_changes():

@@ -19,12 +19,13 @@ from dramatiq import Worker
 
 from common import names
 from common.contracts import (FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, RebuildMaster,
-                              RoofCommandResult, RoofState, SafetyState, parse_message)
+                              RoofCommandResult, RoofState, SafetyState, UpdateLiveStack, parse_message)
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
 from .library.build import rebuild_master
 from .library.triggers import on_frame_ingested
 from .live import start_live_publisher
+from .stacking.live import update_live_stack
 from .models import DeadLetter
 from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
 
@@ -78,6 +79,13 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
 
     dramatiq.actor(rebuild, broker=broker, actor_name=names.REBUILD_MASTER_ACTOR,
                    queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=1_800_000,
+                   **RETRY_OPTIONS)
+
+    def live_stack(message):
+        update_live_stack(services, parse_message(message, UpdateLiveStack))
+
+    dramatiq.actor(live_stack, broker=broker, actor_name=names.UPDATE_LIVE_STACK_ACTOR,
+                   queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
                    **RETRY_OPTIONS)
     return broker
 

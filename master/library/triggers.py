@@ -11,7 +11,7 @@ import logging
 import dramatiq
 
 from common import names
-from common.contracts import FrameIngested, Message
+from common.contracts import FrameIngested, Message, UpdateLiveStack
 from master.models import Frame
 
 from .groups import frame_meta, group_job
@@ -39,4 +39,7 @@ def on_frame_ingested(services, message: FrameIngested) -> str | None:
     if job is not None:
         enqueue(services.job_broker, names.REBUILD_MASTER_ACTOR, job, int(settings.debounce_s * 1000))
         return names.REBUILD_MASTER_ACTOR
+    if meta.frame_type == "light" and settings.live_stack:
+        enqueue(services.job_broker, names.UPDATE_LIVE_STACK_ACTOR, UpdateLiveStack(frame_id=message.frame_id))
+        return names.UPDATE_LIVE_STACK_ACTOR
     return None

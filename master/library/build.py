@@ -1,9 +1,10 @@
 """Rebuild one calibration group's master from its ingested frames (the ``rebuild_master`` job).
 
-Idempotent: the master remembers a digest of its inputs, and a group whose frames have not changed
-is left alone, so a batch of frames that each asked for a rebuild makes one master. A unique index
+Idempotent: the master remembers a digest of its inputs (frames, and the masters subtracted from
+them), and a group whose inputs have not changed is left alone, so a batch of frames that each asked for a rebuild makes one master. A unique index
 on (group, inputs digest) settles two workers racing on the same group. The object is stored
 before the row, so a row never points at a missing file; the previous master stays, superseded.
+A new bias asks the darks, dark-flats and flats of its camera to rebuild; a new dark, the flats.
 """
 from __future__ import annotations
 
@@ -26,12 +27,28 @@ from master.processing.masters import SAME_EXPOSURE, Master, build_master, scan_
 
 from .catalog import current_masters, fetch
 from .groups import frame_meta, group_frames, group_path
+from .triggers import enqueue
 
 log = logging.getLogger(__name__)
 
 
-def inputs_digest(frames: list[Frame]) -> str:
-    return hashlib.sha256("\n".join(sorted(f.sha256 for f in frames)).encode()).hexdigest()
+DEPENDENTS = {"bias": ("dark", "dark_flat", "flat"), "dark": ("flat",), "dark_flat": ("flat",)}
+
+
+def inputs_digest(frames: list[Frame], helpers: list[Master] = ()) -> str:
+    """Of the frames and of the masters removed from them: a new bias makes the darks' inputs new."""
+    parts = sorted(f.sha256 for f in frames) + [f"{m.kind}:{m.row_id}" for m in helpers]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def helpers_used(kind: str, selection) -> list[Master]:
+    """The masters ``_combine`` subtracts from frames of ``kind`` (stand-ins)."""
+    if kind == "bias":
+        return []
+    used = [selection.bias]
+    if kind == "flat":
+        used.append(selection.dark_flat or selection.dark)
+    return [m for m in used if m is not None]
 
 
 def _still_arriving(frames: list[Frame], debounce_s: float) -> bool:
@@ -58,14 +75,14 @@ def rebuild_master(services, job: RebuildMaster) -> MasterFrame | None:
             return None
         if _still_arriving(frames, settings.debounce_s):
             return None  # the newest frame's own job comes later and sees the whole batch
-        digest = inputs_digest(frames)
-        current = current_master(session, path)
-        if current is not None and current.inputs_sha256 == digest:
-            return current
         first = frames[0]
         candidates = current_masters(session, first.width, first.height)
         helpers = select_masters(frame_meta(first), candidates, settings.temp_tolerance_c)
         helpers.dark_flat = _dark_flat(frame_meta(first), candidates, settings.temp_tolerance_c)
+        digest = inputs_digest(frames, helpers_used(job.kind, helpers))
+        current = current_master(session, path)
+        if current is not None and current.inputs_sha256 == digest:
+            return current
         inputs = [(f.id, f.key) for f in frames]
     with tempfile.TemporaryDirectory(prefix="obsy-master-") as tmp:
         master, bias_id = _combine(services.store, job.kind, inputs, helpers, Path(tmp), settings.temp_tolerance_c)
@@ -74,7 +91,26 @@ def rebuild_master(services, job: RebuildMaster) -> MasterFrame | None:
         key = f"masters/{path}/{sha256}.fits"
         services.store.put_file(key, file)
     row = _row(job, path, master, digest, key, sha256, bias_id)
-    return _commit(services, row, [i for i, _ in inputs])
+    row = _commit(services, row, [i for i, _ in inputs])
+    rebuild_dependents(services, row)
+    return row
+
+
+def rebuild_dependents(services, row: MasterFrame) -> int:
+    """Ask the groups built on this kind of master (darks and flats on a bias...) to rebuild; how many."""
+    kinds = DEPENDENTS.get(row.kind, ())
+    if not kinds:
+        return 0
+    with services.sessions() as session:
+        rows = session.scalars(select(MasterFrame).where(
+            MasterFrame.kind.in_(kinds), MasterFrame.superseded_at.is_(None),
+            MasterFrame.camera.is_(None) if row.camera is None else MasterFrame.camera == row.camera)).all()
+        jobs = [RebuildMaster(kind=r.kind, camera=r.camera, binning_x=r.binning_x, binning_y=r.binning_y,
+                              gain=r.gain, offset=r.offset, temperature=r.temperature, exposure_s=r.exposure_s,
+                              filter_name=r.filter_name) for r in rows]
+    for job in jobs:  # each rebuilds only if its choice of masters really changed (the digest)
+        enqueue(services.job_broker, names.REBUILD_MASTER_ACTOR, job)
+    return len(jobs)
 
 
 def _combine(store, kind: str, inputs, helpers, tmp: Path, tolerance: float) -> tuple[Master, int | None]:

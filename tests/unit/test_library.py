@@ -1,11 +1,13 @@
 """The calibration library on ingested frames: masters built once per batch, superseded, and used."""
 from __future__ import annotations
 
+import io
 import time
 
 import dramatiq
 import numpy as np
 import pytest
+from astropy.io import fits
 from sqlalchemy import select
 
 from common import names
@@ -118,6 +120,22 @@ def test_light_is_calibrated_with_the_matching_masters(tmp_path, files, cam):
             assert session.get(FrameCalibration, light_ha).missing == row_ha.missing
         with pytest.raises(NotALight):
             calibrate_frame(services, 1)
+
+
+def test_masters_arriving_out_of_order_are_rebuilt_on_the_newest_bias_and_dark(tmp_path, files):
+    with running_master(tmp_path, min_frames=N, debounce_s=0) as services:
+        for path in files["flat"][:N] + files["dark"][:N] + files["bias"][:N]:  # the worst order
+            ingest(services, path)
+        settle(services)
+        settle(services)  # bias -> darks -> flats: one more round of jobs
+        current = {row.kind: row for row, _ in masters(services) if row.superseded_at is None}
+        assert current["dark"].bias_master_id == current["bias"].id
+        assert current["flat"].bias_master_id == current["bias"].id
+        dark = fits.getheader(io.BytesIO(services.store.get_bytes(current["dark"].key)))
+        flat = fits.getheader(io.BytesIO(services.store.get_bytes(current["flat"].key)))
+        assert dark["BIASSUB"] is True and "DARKFILE" in flat  # the flat lost the (scaled) dark too
+        superseded = [row.kind for row, _ in masters(services) if row.superseded_at is not None]
+        assert "flat" in superseded  # the first flat had nothing to subtract
 
 
 def _key(services, frame_id):

@@ -76,6 +76,15 @@ class WorkerConfig(Section):
     threads: int = Field(default=2, ge=1, le=64)
 
 
+class LibraryConfig(Section):
+    """The calibration library and live stacks the worker builds from ingested frames."""
+
+    min_frames: int = Field(default=5, ge=1, le=1000, description="frames a calibration group needs for a master")
+    temp_tolerance_c: float = Field(default=2.0, gt=0, le=20, description="set points closer than this share a master")
+    debounce_s: float = Field(default=30.0, ge=0, le=3600, description="wait after a calibration frame before rebuilding, so a batch makes one master")
+    live_stack: bool = Field(default=True, description="update a live stack per target, filter and night")
+
+
 class NodesConfig(Section):
     offline_after_s: float = Field(default=120.0, gt=0, description="a node silent this long is shown offline")
 
@@ -249,6 +258,7 @@ class MasterConfig(RoleSettings):
     nodes: NodesConfig = Field(default_factory=NodesConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    library: LibraryConfig = Field(default_factory=LibraryConfig)
 
 
 class TelescopeConfig(RoleSettings):

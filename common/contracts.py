@@ -244,10 +244,56 @@ class CloudMap(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+class RebuildMaster(Message):
+    """Job: rebuild the master of one calibration group if its frames changed (idempotent)."""
+
+    SCHEMA: ClassVar[str] = "obsy.rebuild_master"
+    kind: Literal["bias", "dark", "dark_flat", "flat"]
+    camera: str | None = None
+    binning_x: int | None = None
+    binning_y: int | None = None
+    gain: float | None = None
+    offset: float | None = None
+    temperature: float | None = None   # set point bucketed to the tolerance; None for flats
+    exposure_s: float | None = None    # darks and dark-flats only
+    filter_name: str | None = None     # flats only
+
+
+class MasterBuilt(Message):
+    """Event: a new master of a calibration group is in the library."""
+
+    SCHEMA: ClassVar[str] = "obsy.master_built"
+    master_id: int
+    kind: str
+    key: str
+    n_inputs: int
+    superseded_id: int | None = None
+
+
+class UpdateLiveStack(Message):
+    """Job: add one ingested, accepted light frame to its night's live stack."""
+
+    SCHEMA: ClassVar[str] = "obsy.update_live_stack"
+    frame_id: int
+
+
+class LiveStackUpdated(Message):
+    """Event: a live stack has one more frame; ``preview_key`` is its PNG."""
+
+    SCHEMA: ClassVar[str] = "obsy.live_stack_updated"
+    night: str
+    target: str
+    filter_name: str
+    key: str
+    preview_key: str
+    n_frames: int
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
-                                ParkRequest, CloudMap)
+                                ParkRequest, CloudMap, RebuildMaster, MasterBuilt, UpdateLiveStack,
+                                LiveStackUpdated)
 }
 
 

@@ -92,6 +92,7 @@ def make_broker(config, middleware: list[Middleware] | None = None) -> dramatiq.
     for item in middleware or []:
         broker.add_middleware(item)
     broker.declare_queue(names.INGEST_QUEUE)
+    broker.declare_queue(names.PROCESSING_QUEUE)
     return broker
 
 

@@ -20,6 +20,8 @@ job            1     yes      obsy.live.job            latest JobProgress of the
 frame/latest   1     yes      obsy.live.frame          last ingested frame: target, filter,
                                                        exposure, time, stars, HFR, preview path
 nodes/<node>   1     yes      obsy.live.node           summary of the node's last heartbeat
+stack/<target> 1     yes      obsy.live.stack          the target's latest live stack update: night,
+                                                       filter, frame count, preview and viewer keys
 weather        1     yes      obsy.live.weather        reserved (not published yet)
 activity       0     no       obsy.live.activity       one line per notable event, for a ticker;
                                                        missing one is harmless
@@ -32,6 +34,7 @@ retained, dropped while the broker is away.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -42,6 +45,7 @@ from .contracts import (
     FrameIngested,
     InvalidMessage,
     JobProgress,
+    LiveStackUpdated,
     Message,
     MountReport,
     NodeHeartbeat,
@@ -68,10 +72,11 @@ MOUNT = TopicSpec("mount/+", 1, True, "obsy.live.mount")
 JOB = TopicSpec("job", 1, True, "obsy.live.job")
 FRAME = TopicSpec("frame/latest", 1, True, "obsy.live.frame")
 NODE = TopicSpec("nodes/+", 1, True, "obsy.live.node")
+STACK = TopicSpec("stack/+", 1, True, "obsy.live.stack")  # + is the target's name made topic-safe
 WEATHER = TopicSpec("weather", 1, True, "obsy.live.weather")
 ACTIVITY = TopicSpec("activity", 0, False, "obsy.live.activity")
 
-TOPICS: tuple[TopicSpec, ...] = (STATUS, SAFETY, ROOF, MOUNT, JOB, FRAME, NODE, WEATHER, ACTIVITY)
+TOPICS: tuple[TopicSpec, ...] = (STATUS, SAFETY, ROOF, MOUNT, JOB, FRAME, NODE, STACK, WEATHER, ACTIVITY)
 
 
 def site_root(prefix: str, site: str) -> str:
@@ -193,6 +198,16 @@ class LiveNode(LivePayload):
     software_version: str | None = None
 
 
+class LiveStackPreview(LivePayload):
+    SCHEMA: ClassVar[str] = STACK.schema
+    target: str
+    filter_name: str
+    night: str
+    n_frames: int
+    preview_key: str  # PNG in the repository
+    view_path: str  # the portal's viewer page of the stack (login-protected for now)
+
+
 class LiveWeather(LivePayload):
     SCHEMA: ClassVar[str] = WEATHER.schema
     values: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
@@ -205,7 +220,7 @@ class LiveActivity(LivePayload):
 
 LIVE_TYPES: dict[str, type[LivePayload]] = {
     cls.SCHEMA: cls for cls in (LiveStatus, LiveSafety, LiveRoof, LiveMount, LiveJob, LiveFrame, LiveNode,
-                                LiveWeather, LiveActivity)
+                                LiveStackPreview, LiveWeather, LiveActivity)
 }
 
 
@@ -233,6 +248,17 @@ def parse_live(raw: bytes | str | dict, leaf: str | None = None) -> LivePayload:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in exc.errors())
         raise InvalidMessage(f"invalid {schema}: {problems}", raw) from None
+
+
+def stack_topic_name(target: str) -> str:
+    """A target's name as one topic level: no '/', '+', '#' or spaces."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", target).strip("_")[:64] or "unknown-target"
+
+
+def stack_payload(message: LiveStackUpdated) -> LiveStackPreview:
+    return LiveStackPreview(target=message.target, filter_name=message.filter_name, night=message.night,
+                            n_frames=message.n_frames, preview_key=message.preview_key,
+                            view_path=f"/view/{message.key}")
 
 
 def safety_payload(message: SafetyState) -> LiveSafety:

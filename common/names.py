@@ -8,6 +8,11 @@ master by actor name without importing the master.
 INGEST_QUEUE = "obsy.ingest"
 INGEST_FRAME_ACTOR = "ingest_frame"
 
+# processing jobs triggered by ingest (calibration library, live stack)
+PROCESSING_QUEUE = "obsy.processing"
+REBUILD_MASTER_ACTOR = "rebuild_master"
+UPDATE_LIVE_STACK_ACTOR = "update_live_stack"
+
 # each telescope node consumes its own schedule queue
 RUN_SCHEDULE_ACTOR = "run_schedule"
 
@@ -20,6 +25,8 @@ def schedule_queue(node: str) -> str:
 EVENTS_EXCHANGE = "obsy.events"
 FRAME_INGESTED_KEY = "master.frame.ingested"
 FRAME_REJECTED_KEY = "master.frame.rejected"
+MASTER_BUILT_KEY = "master.calibration.master_built"
+LIVE_STACK_KEY = "master.stack.live"
 
 
 def heartbeat_key(role: str, node: str) -> str:

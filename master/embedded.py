@@ -8,12 +8,11 @@ import secrets
 from dramatiq import Worker
 from sqlalchemy import select
 
-from common import names
 from common.config import load_config
 from .models import User
 from .serve import ThreadedServer
 from .services import MasterServices
-from .worker import build_broker, subscribe_events
+from .worker import WORKER_QUEUES, build_broker, subscribe_events
 
 log = logging.getLogger(__name__)
 DEMO_USER = "admin"
@@ -50,7 +49,7 @@ def start(ctx) -> None:
                          web={"port": ctx.web_port, "secret_key": ""})
     services = MasterServices(config, store=ctx.store, bus=ctx.bus, broker=ctx.broker)
     build_broker(services, broker=ctx.broker)
-    worker = Worker(ctx.broker, queues={names.INGEST_QUEUE}, worker_threads=2, worker_timeout=200)
+    worker = Worker(ctx.broker, queues=WORKER_QUEUES, worker_threads=2, worker_timeout=200)
     worker.start()
     subscribe_events(services)
     server = ThreadedServer(create_app(services), "127.0.0.1", ctx.web_port).start()

@@ -14,6 +14,7 @@ mount/<node>   1     yes      MountReport ``telescope.*.mount``
 job            1     yes      JobProgress ``telescope.*.job``
 frame/latest   1     yes      FrameIngested ``master.frame.ingested`` + DB row
 nodes/<node>   1     yes      NodeHeartbeat ``*.*.heartbeat``
+stack/<target> 1     yes      LiveStackUpdated ``master.stack.live``
 weather        1     yes      (none yet)
 activity       0     no       JobProgress, SafetyState, FrameIngested
 ============== ===== ======== ==============================================
@@ -37,7 +38,8 @@ import threading
 from typing import Any, Callable
 
 from common import live, names
-from common.contracts import FrameIngested, JobProgress, Message, MountReport, NodeHeartbeat, RoofState, SafetyState
+from common.contracts import (FrameIngested, JobProgress, LiveStackUpdated, Message, MountReport, NodeHeartbeat,
+                              RoofState, SafetyState)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class LivePublisher:
     """Publishes live state for one site. ``start()`` returns at once, broker or not."""
 
     EVENT_PATTERNS = [names.SAFETY_PATTERN, names.JOB_PROGRESS_PATTERN, names.HEARTBEAT_PATTERN,
-                      names.FRAME_INGESTED_KEY, names.ROOF_PATTERN, names.MOUNT_PATTERN]
+                      names.FRAME_INGESTED_KEY, names.ROOF_PATTERN, names.MOUNT_PATTERN, names.LIVE_STACK_KEY]
 
     def __init__(self, config, frame_lookup: FrameLookup | None = None, client_id: str | None = None):
         self.config = config
@@ -118,6 +120,9 @@ class LivePublisher:
             self.publish(live.MOUNT, live.mount_payload(message), node=message.node)
         elif isinstance(message, NodeHeartbeat):
             self.publish(live.NODE, live.node_payload(message), node=message.node)
+        elif isinstance(message, LiveStackUpdated):
+            self.publish(live.STACK, live.stack_payload(message), node=live.stack_topic_name(message.target))
+            return
         elif isinstance(message, FrameIngested):
             if message.duplicate:
                 return

@@ -325,3 +325,81 @@ class CatalogLookup(Base):
     query_key: Mapped[str] = mapped_column(String(200), primary_key=True)  # the name, case and spacing folded
     entries: Mapped[list] = mapped_column(JSON)  # CatalogEntry dicts
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+master_inputs = Table(
+    "master_inputs", Base.metadata,
+    Column("master_id", ForeignKey("masters.id", ondelete="CASCADE"), primary_key=True),
+    Column("frame_id", ForeignKey("frames.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class MasterFrame(Base):
+    """A master calibration frame the library built from ingested frames of one calibration group."""
+
+    __tablename__ = "masters"
+    __table_args__ = (
+        Index("ix_masters_group", "group_path", "superseded_at"),
+        # One master per set of inputs: two workers racing on a group end with one row.
+        Index("ux_masters_inputs", "group_path", "inputs_sha256", unique=True),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), index=True)  # bias | dark | dark_flat | flat
+    group_path: Mapped[str] = mapped_column(String(400))
+    camera: Mapped[str | None] = mapped_column(String(120))
+    binning_x: Mapped[int | None] = mapped_column(Integer)
+    binning_y: Mapped[int | None] = mapped_column(Integer)
+    gain: Mapped[float | None] = mapped_column(Float)
+    offset: Mapped[float | None] = mapped_column(Float)
+    temperature: Mapped[float | None] = mapped_column(Float)  # bucketed set point of the group
+    exposure_s: Mapped[float | None] = mapped_column(Float)
+    filter_name: Mapped[str | None] = mapped_column(String(60))
+    set_temp_c: Mapped[float | None] = mapped_column(Float)  # median set point of the inputs
+    date_obs: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # median start of the inputs
+    n_inputs: Mapped[int] = mapped_column(Integer)
+    inputs_sha256: Mapped[str] = mapped_column(String(64))  # of the sorted input sha256s
+    key: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[dict | None] = mapped_column(JSON)  # median, noise, rejected fraction, bad pixels
+    bias_master_id: Mapped[int | None] = mapped_column(ForeignKey("masters.id"))  # subtracted while building
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    inputs: Mapped[list[Frame]] = relationship(secondary=master_inputs, order_by=Frame.id)
+
+
+class FrameCalibration(Base):
+    """Which masters calibrated a light (the latest calibration), and what was missing."""
+
+    __tablename__ = "frame_calibrations"
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id", ondelete="CASCADE"), primary_key=True)
+    bias_id: Mapped[int | None] = mapped_column(ForeignKey("masters.id"))
+    dark_id: Mapped[int | None] = mapped_column(ForeignKey("masters.id"))
+    flat_id: Mapped[int | None] = mapped_column(ForeignKey("masters.id"))
+    dark_scale: Mapped[float | None] = mapped_column(Float)
+    missing: Mapped[list | None] = mapped_column(JSON)  # warnings: masters that were not found
+    calibrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+live_stack_frames = Table(
+    "live_stack_frames", Base.metadata,
+    Column("stack_id", ForeignKey("live_stacks.id", ondelete="CASCADE"), primary_key=True),
+    Column("frame_id", ForeignKey("frames.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class LiveStack(Base):
+    """The running stack of one target in one filter on one night."""
+
+    __tablename__ = "live_stacks"
+    __table_args__ = (Index("ux_live_stacks", "night", "target_name", "filter_name", unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    night: Mapped[date] = mapped_column(Date)
+    target_name: Mapped[str] = mapped_column(String(200))
+    filter_name: Mapped[str] = mapped_column(String(60))
+    n_frames: Mapped[int] = mapped_column(Integer, default=0)  # also the version for optimistic updates
+    state_key: Mapped[str | None] = mapped_column(String(1024))  # running mean + coverage + reference stars
+    key: Mapped[str | None] = mapped_column(String(1024))
+    preview_key: Mapped[str | None] = mapped_column(String(1024))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

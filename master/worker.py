@@ -18,15 +18,21 @@ import dramatiq
 from dramatiq import Worker
 
 from common import names
-from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState
+from common.contracts import (FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, RebuildMaster,
+                              RoofCommandResult, RoofState, SafetyState, UpdateLiveStack, parse_message)
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
 from .ingest.claim import ingest_claim
+from .library.build import rebuild_master
+from .library.triggers import on_frame_ingested
 from .live import start_live_publisher
+from .stacking.live import update_live_stack
 from .models import DeadLetter
 from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
 
 log = logging.getLogger(__name__)
 NODE_EVENTS_QUEUE = "obsy.master.node-events"
+PROCESSING_TRIGGERS_QUEUE = "obsy.master.processing-triggers"
+WORKER_QUEUES = {names.INGEST_QUEUE, names.PROCESSING_QUEUE}
 
 
 def dead_letter_recorder(services):
@@ -67,6 +73,20 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
                    **RETRY_OPTIONS)
+
+    def rebuild(message):
+        rebuild_master(services, parse_message(message, RebuildMaster))
+
+    dramatiq.actor(rebuild, broker=broker, actor_name=names.REBUILD_MASTER_ACTOR,
+                   queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=1_800_000,
+                   **RETRY_OPTIONS)
+
+    def live_stack(message):
+        update_live_stack(services, parse_message(message, UpdateLiveStack))
+
+    dramatiq.actor(live_stack, broker=broker, actor_name=names.UPDATE_LIVE_STACK_ACTOR,
+                   queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
+                   **RETRY_OPTIONS)
     return broker
 
 
@@ -82,6 +102,12 @@ def subscribe_events(services) -> None:
     services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN,
                             names.ROOF_PATTERN, names.ROOF_RESULT_PATTERN], on_event, queue_name=NODE_EVENTS_QUEUE)
 
+    def on_ingested(routing_key, message):
+        if isinstance(message, FrameIngested):
+            on_frame_ingested(services, message)
+
+    services.bus.subscribe([names.FRAME_INGESTED_KEY], on_ingested, queue_name=PROCESSING_TRIGGERS_QUEUE)
+
 
 def run_worker_process(config, threads: int) -> None:
     """One worker process: consume jobs until SIGTERM/SIGINT."""
@@ -90,14 +116,14 @@ def run_worker_process(config, threads: int) -> None:
     services = MasterServices(config)
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
-    worker = Worker(broker, queues={names.INGEST_QUEUE}, worker_threads=threads, worker_timeout=1000)
+    worker = Worker(broker, queues=WORKER_QUEUES, worker_threads=threads, worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
-    log.info("worker process %s consuming %s with %d threads", os.getpid(), names.INGEST_QUEUE, threads)
+    log.info("worker process %s consuming %s with %d threads", os.getpid(), sorted(WORKER_QUEUES), threads)
     stop.wait()
     worker.stop(timeout=10_000)
     broker.close()

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from common import paths
-from . import (account, api, auth, equipment, frames, health, nodes, observatory, plans, public, targets, tonight, users,
+from . import (account, api, auth, calibration, equipment, frames, health, nodes, observatory, plans, public, targets, tonight, users,
                viewer)
 from .access import allowed, enforce_access
 from .context import close_db
@@ -71,8 +71,8 @@ def create_app(services) -> Flask:
     login_manager.request_loader(auth.load_token_user)
     app.extensions["obsy_login_throttle"] = LoginThrottle()
 
-    for module in (auth, account, users, public, health, frames, nodes, observatory, targets, equipment, plans, tonight,
-                   api, viewer):
+    for module in (auth, account, users, public, health, frames, calibration, nodes, observatory, targets, equipment,
+                   plans, tonight, api, viewer):
         app.register_blueprint(module.bp)
     register_filters(app)
 

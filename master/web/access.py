@@ -33,6 +33,7 @@ ACCESS: dict[str, str] = {
     "frames.thumb": "guest",
     "frames.preview": "guest",
     "frames.download": "guest",
+    "calibration.index": "guest",
     # The viewer: frames have no "public" flag, so anonymous visitors see none of it.
     "viewer.frame": "guest",
     "viewer.object_": "guest",

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("frames.thumb", "GET"): rule(GUEST),
     ("frames.preview", "GET"): rule(GUEST),
     ("frames.download", "GET"): rule(GUEST),
+    ("calibration.index", "GET"): rule(GUEST),
     ("viewer.frame", "GET"): rule(GUEST),
     ("viewer.object_", "GET"): rule(GUEST, ok=302),  # the key is a frame's: sent on to its viewer page
     ("viewer.info", "GET"): rule(GUEST),

@@ -3,9 +3,10 @@ import json
 import time
 from types import SimpleNamespace
 
-from common import names
+from common import live, names
 from common.config import MqttConfig
-from common.contracts import FrameIngested, JobProgress, MountReport, NodeHeartbeat, RoofState, SafetyState
+from common.contracts import (FrameIngested, JobProgress, LiveStackUpdated, MountReport, NodeHeartbeat, RoofState,
+                              SafetyState)
 from common.events import InProcessEventBus
 from master.live import LivePublisher, frame_lookup, start_live_publisher
 
@@ -108,6 +109,18 @@ def test_frame_event_uses_lookup_and_skips_duplicates():
     assert frame["filter_name"] == "R" and frame["star_count"] == 99 and frame["object_name"] == "M42"
     publisher.on_event(names.FRAME_INGESTED_KEY, event.model_copy(update={"frame_id": 4, "duplicate": True}))
     assert publisher.latest()["obsy/home/frame/latest"]["frame_id"] == 3
+
+
+def test_live_stack_event_is_a_retained_topic_per_target():
+    publisher = make_publisher()
+    event = LiveStackUpdated(night="2024-09-01", target="NGC 7000/North", filter_name="Ha", n_frames=7,
+                             key="stacks/live/2024-09-01/NGC_7000_North/Ha.fits",
+                             preview_key="stacks/live/2024-09-01/NGC_7000_North/Ha.png")
+    publisher.on_event(names.LIVE_STACK_KEY, event)
+    stack = publisher.latest()["obsy/home/stack/NGC_7000_North"]
+    assert stack["n_frames"] == 7 and stack["filter_name"] == "Ha" and stack["target"] == "NGC 7000/North"
+    assert stack["view_path"] == "/view/stacks/live/2024-09-01/NGC_7000_North/Ha.fits"
+    assert live.parse_live(json.dumps(stack), "stack/NGC_7000_North").n_frames == 7  # the remote node accepts it
 
 
 def test_failing_lookup_or_client_never_reaches_the_bus(caplog):

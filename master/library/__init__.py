@@ -1,0 +1,1 @@
+"""The calibration library: masters built from ingested calibration frames, and lights calibrated with them."""

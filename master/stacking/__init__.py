@@ -1,0 +1,1 @@
+"""Stacks of ingested lights kept by the worker (the live stack per target, filter and night)."""

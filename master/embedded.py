@@ -50,7 +50,7 @@ def start(ctx) -> None:
                          web={"port": ctx.web_port, "secret_key": ""})
     services = MasterServices(config, store=ctx.store, bus=ctx.bus, broker=ctx.broker)
     build_broker(services, broker=ctx.broker)
-    worker = Worker(ctx.broker, queues={names.INGEST_QUEUE}, worker_threads=2, worker_timeout=200)
+    worker = Worker(ctx.broker, queues={names.INGEST_QUEUE, names.SCIENCE_QUEUE}, worker_threads=2, worker_timeout=200)
     worker.start()
     subscribe_events(services)
     server = ThreadedServer(create_app(services), "127.0.0.1", ctx.web_port).start()

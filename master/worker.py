@@ -18,10 +18,13 @@ import dramatiq
 from dramatiq import Worker
 
 from common import names
-from common.contracts import InvalidMessage, JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState
-from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
+from common.contracts import (InvalidMessage, JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState,
+                              SolexJob)
+from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker, send_science_job
 from .ingest.claim import ingest_claim
 from .live import start_live_publisher
+from .science.photometry_job import run_photometry_job
+from .science.solex_job import run_solex
 from .models import DeadLetter
 from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
 
@@ -61,12 +64,25 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
         broker = make_broker(services.config.broker)
     broker.add_middleware(DeadLetterReasons(dead_letter_recorder(services)))
 
+    def queue_solex(capture_id: int) -> None:
+        send_science_job(broker, names.SOLEX_ACTOR, SolexJob(ser_capture_id=capture_id))
+
     def ingest_frame(message):
-        ingest_claim(services, message)
+        ingest_claim(services, message, on_ser=queue_solex)
+
+    def solex_reconstruct(message):
+        run_solex(services, message)
+
+    def photometry_run(message):
+        run_photometry_job(services, message)
 
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
                    **RETRY_OPTIONS)
+    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR)):
+        # a long scan or a night of frames: an hour before dramatiq gives up on the attempt
+        dramatiq.actor(actor, broker=broker, actor_name=name, queue_name=names.SCIENCE_QUEUE,
+                       throws=(InvalidMessage,), time_limit=3_600_000, **RETRY_OPTIONS)
     return broker
 
 
@@ -90,14 +106,16 @@ def run_worker_process(config, threads: int) -> None:
     services = MasterServices(config)
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
-    worker = Worker(broker, queues={names.INGEST_QUEUE}, worker_threads=threads, worker_timeout=1000)
+    worker = Worker(broker, queues={names.INGEST_QUEUE, names.SCIENCE_QUEUE}, worker_threads=threads,
+                    worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
-    log.info("worker process %s consuming %s with %d threads", os.getpid(), names.INGEST_QUEUE, threads)
+    log.info("worker process %s consuming %s and %s with %d threads", os.getpid(), names.INGEST_QUEUE,
+             names.SCIENCE_QUEUE, threads)
     stop.wait()
     worker.stop(timeout=10_000)
     broker.close()

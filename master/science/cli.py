@@ -1,4 +1,4 @@
-"""``obsy science ser-info|solex|photometry``: the science library on files, without a database."""
+"""``obsy science ser-info|solex|photometry|transit``: the science library on files, without a database."""
 from __future__ import annotations
 
 import json
@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
+from .transit_cli import transit_command
+
 __all__ = ["science_group", "solex_group"]
 
 
 @click.group("science")
 def science_group() -> None:
-    """Science products from files: SER videos, Sol'ex disks, differential photometry."""
+    """Science products from files: SER videos, Sol'ex disks, differential photometry, transits."""
+
+
+science_group.add_command(transit_command)
 
 
 @science_group.command("ser-info")

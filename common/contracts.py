@@ -287,13 +287,26 @@ class LiveStackUpdated(Message):
     key: str
     preview_key: str
     n_frames: int
+class SolexJob(Message):
+    """Job: rebuild the Sol'ex disk of one filed SER capture and store the products."""
+
+    SCHEMA: ClassVar[str] = "obsy.solex_job"
+    ser_capture_id: int = Field(gt=0)
+    shifts: list[float] = Field(default_factory=lambda: [0.0], max_length=20)
+
+
+class PhotometryJob(Message):
+    """Job: run one ``photometry_runs`` request over its target's accepted light frames."""
+
+    SCHEMA: ClassVar[str] = "obsy.photometry_job"
+    run_id: int = Field(gt=0)
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
                                 ParkRequest, CloudMap, RebuildMaster, MasterBuilt, UpdateLiveStack,
-                                LiveStackUpdated)
+                                LiveStackUpdated, SolexJob, PhotometryJob)
 }
 
 

@@ -16,7 +16,7 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware
 
 from . import names
-from .contracts import IngestFrame, InvalidMessage, ScheduleJob
+from .contracts import IngestFrame, InvalidMessage, Message, ScheduleJob
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def make_broker(config, middleware: list[Middleware] | None = None) -> dramatiq.
         broker.add_middleware(item)
     broker.declare_queue(names.INGEST_QUEUE)
     broker.declare_queue(names.PROCESSING_QUEUE)
+    broker.declare_queue(names.SCIENCE_QUEUE)
     return broker
 
 
@@ -114,3 +115,9 @@ def send_ingest_frame(broker: dramatiq.Broker, job: IngestFrame) -> None:
         options={},
     )
     broker.enqueue(message)
+
+
+def send_science_job(broker: dramatiq.Broker, actor_name: str, job: Message) -> None:
+    """A science job (``SolexJob``, ``PhotometryJob``) for the master's workers."""
+    broker.enqueue(dramatiq.Message(queue_name=names.SCIENCE_QUEUE, actor_name=actor_name,
+                                    args=(job.to_wire(),), kwargs={}, options={}))

@@ -7,6 +7,10 @@ master by actor name without importing the master.
 # dramatiq queues and actors (jobs)
 INGEST_QUEUE = "obsy.ingest"
 INGEST_FRAME_ACTOR = "ingest_frame"
+# science jobs run on their own queue: a long reconstruction must not hold up ingest
+SCIENCE_QUEUE = "obsy.science"
+SOLEX_ACTOR = "solex_reconstruct"
+PHOTOMETRY_ACTOR = "photometry_run"
 
 # processing jobs triggered by ingest (calibration library, live stack)
 PROCESSING_QUEUE = "obsy.processing"
@@ -85,5 +89,8 @@ def park_request_key(observatory_node: str) -> str:
 
 
 # where a node drops a frame before claiming it with an ingest job
-def incoming_key(node: str, sha256: str) -> str:
-    return f"incoming/{node}/{sha256}.fits"
+def incoming_key(node: str, sha256: str, suffix: str = ".fits") -> str:
+    return f"incoming/{node}/{sha256}{suffix}"
+
+
+INCOMING_SUFFIXES = (".fits", ".ser")  # FITS frames, SER videos

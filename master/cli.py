@@ -202,6 +202,13 @@ def credentials_create_command(node, role, vhost, host, port, secrets_dir) -> No
     for line in rabbitmqctl_lines(account, vhost):
         click.echo(line)
     click.echo(f"# the node's [broker] url:\n{amqp_url(account, host, port, vhost)}")
+def queue_solex(services):
+    from common import names
+    from common.contracts import SolexJob
+    from common.jobs import send_science_job
+
+    return lambda capture_id: send_science_job(services.job_broker, names.SOLEX_ACTOR,
+                                               SolexJob(ser_capture_id=capture_id))
 
 
 @click.command("ingest")
@@ -209,7 +216,9 @@ def credentials_create_command(node, role, vhost, host, port, secrets_dir) -> No
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, one line per file.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def ingest_command(config_path, as_json, paths) -> None:
-    """Import FITS files and folders (.fits .fit .fts .fz, gzip) into the repository."""
+    """Import FITS files, SER videos and folders (.fits .fit .fts .fz, gzip, .ser) into the repository.
+
+    A new SER video is filed and its Sol'ex reconstruction is queued for the master worker."""
     from tqdm import tqdm
 
     from .ingest.local import collect, ingest_paths
@@ -219,7 +228,7 @@ def ingest_command(config_path, as_json, paths) -> None:
     files = collect(paths)
     counts = {"ingested": 0, "duplicate": 0, "rejected": 0}
     progress = tqdm(total=len(files), unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
-    for row in ingest_paths(services, files):
+    for row in ingest_paths(services, files, on_ser=queue_solex(services)):
         counts[row["status"]] += 1
         progress.update(1)
         if as_json:

@@ -403,3 +403,78 @@ class LiveStack(Base):
     key: Mapped[str | None] = mapped_column(String(1024))
     preview_key: Mapped[str | None] = mapped_column(String(1024))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+class SerCapture(Base):
+    """A raw SER video (a Sol'ex scan) filed in the repository; its products are made by a job."""
+
+    __tablename__ = "ser_captures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    original_name: Mapped[str | None] = mapped_column(String(512))
+    node_name: Mapped[str | None] = mapped_column(String(63))
+    source: Mapped[str] = mapped_column(String(20), default="node")  # node | import
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    frame_count: Mapped[int] = mapped_column(Integer)
+    pixel_depth: Mapped[int] = mapped_column(Integer)
+    color: Mapped[str] = mapped_column(String(20))
+    observer: Mapped[str | None] = mapped_column(String(40))
+    instrument: Mapped[str | None] = mapped_column(String(40))
+    telescope: Mapped[str | None] = mapped_column(String(40))
+    start_utc: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    night: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued | done | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PhotometryRun(Base):
+    """A request for a light curve: a target, its comparison stars (or automatic) and apertures."""
+
+    __tablename__ = "photometry_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_name: Mapped[str] = mapped_column(String(200), index=True)  # as frames.target_name
+    ra_deg: Mapped[float | None] = mapped_column(Float)
+    dec_deg: Mapped[float | None] = mapped_column(Float)
+    target_x: Mapped[float | None] = mapped_column(Float)  # pixel position for frames without WCS
+    target_y: Mapped[float | None] = mapped_column(Float)
+    comparisons: Mapped[list | None] = mapped_column(JSON)  # [{name, ra, dec, x, y, mag}]; None: automatic
+    aperture_fwhm: Mapped[float] = mapped_column(Float, default=1.75)
+    annulus_inner_fwhm: Mapped[float] = mapped_column(Float, default=3.0)
+    annulus_outer_fwhm: Mapped[float] = mapped_column(Float, default=5.0)
+    filter_name: Mapped[str | None] = mapped_column(String(60))  # None: every filter
+    obscode: Mapped[str] = mapped_column(String(20), default="na")
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    frames_used: Mapped[int | None] = mapped_column(Integer)
+    frames_rejected: Mapped[list | None] = mapped_column(JSON)  # [[frame id, reason], ...]
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Product(Base):
+    """A science product object (FITS, PNG, CSV, report) and the parameters that made it."""
+
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # solex_fits | solex_png | lightcurve_csv | aavso_extended
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    parameters: Mapped[dict] = mapped_column(JSON)
+    photometry_run_id: Mapped[int | None] = mapped_column(ForeignKey("photometry_runs.id", ondelete="CASCADE"),
+                                                          index=True)
+    inputs: Mapped[list["ProductInput"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ProductInput(Base):
+    """One input of a product: a frame or a SER capture (exactly one of the two)."""
+
+    __tablename__ = "product_inputs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    frame_id: Mapped[int | None] = mapped_column(ForeignKey("frames.id"), index=True)
+    ser_capture_id: Mapped[int | None] = mapped_column(ForeignKey("ser_captures.id"), index=True)

@@ -19,20 +19,22 @@ from dramatiq import Worker
 
 from common import names
 from common.contracts import (FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, RebuildMaster,
-                              RoofCommandResult, RoofState, SafetyState, UpdateLiveStack, parse_message)
-from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker
+                              RoofCommandResult, RoofState, SafetyState, SolexJob, UpdateLiveStack, parse_message)
+from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker, send_science_job
 from .ingest.claim import ingest_claim
 from .library.build import rebuild_master
 from .library.triggers import on_frame_ingested
 from .live import start_live_publisher
 from .stacking.live import update_live_stack
+from .science.photometry_job import run_photometry_job
+from .science.solex_job import run_solex
 from .models import DeadLetter
 from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
 
 log = logging.getLogger(__name__)
 NODE_EVENTS_QUEUE = "obsy.master.node-events"
 PROCESSING_TRIGGERS_QUEUE = "obsy.master.processing-triggers"
-WORKER_QUEUES = {names.INGEST_QUEUE, names.PROCESSING_QUEUE}
+WORKER_QUEUES = {names.INGEST_QUEUE, names.PROCESSING_QUEUE, names.SCIENCE_QUEUE}
 
 
 def dead_letter_recorder(services):
@@ -67,8 +69,17 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
         broker = make_broker(services.config.broker)
     broker.add_middleware(DeadLetterReasons(dead_letter_recorder(services)))
 
+    def queue_solex(capture_id: int) -> None:
+        send_science_job(broker, names.SOLEX_ACTOR, SolexJob(ser_capture_id=capture_id))
+
     def ingest_frame(message):
-        ingest_claim(services, message)
+        ingest_claim(services, message, on_ser=queue_solex)
+
+    def solex_reconstruct(message):
+        run_solex(services, message)
+
+    def photometry_run(message):
+        run_photometry_job(services, message)
 
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
@@ -87,6 +98,10 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     dramatiq.actor(live_stack, broker=broker, actor_name=names.UPDATE_LIVE_STACK_ACTOR,
                    queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
                    **RETRY_OPTIONS)
+    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR)):
+        # a long scan or a night of frames: an hour before dramatiq gives up on the attempt
+        dramatiq.actor(actor, broker=broker, actor_name=name, queue_name=names.SCIENCE_QUEUE,
+                       throws=(InvalidMessage,), time_limit=3_600_000, **RETRY_OPTIONS)
     return broker
 
 
@@ -117,6 +132,8 @@ def run_worker_process(config, threads: int) -> None:
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
     worker = Worker(broker, queues=WORKER_QUEUES, worker_threads=threads, worker_timeout=1000)
+    worker = Worker(broker, queues={names.INGEST_QUEUE, names.SCIENCE_QUEUE}, worker_threads=threads,
+                    worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -124,6 +141,8 @@ def run_worker_process(config, threads: int) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
     log.info("worker process %s consuming %s with %d threads", os.getpid(), sorted(WORKER_QUEUES), threads)
+    log.info("worker process %s consuming %s and %s with %d threads", os.getpid(), names.INGEST_QUEUE,
+             names.SCIENCE_QUEUE, threads)
     stop.wait()
     worker.stop(timeout=10_000)
     broker.close()

@@ -1,7 +1,9 @@
 """The ingest_frame job: the master side of the claim check.
 
 verify size and sha256 → read, normalise, grade, preview → file objects and
-row → delete the incoming object → emit ``frame.ingested``. Every step is
+row → delete the incoming object → emit ``frame.ingested``. A ``.ser`` key is a SER video: its
+header is checked, it is filed under ``ser/`` with a ``ser_captures`` row, and ``on_ser(id)`` is
+called so that a reconstruction job follows. Every step is
 safe to repeat, so a crash anywhere is recovered by redelivery; a frame seen
 before is acknowledged again without a second row.
 """
@@ -16,6 +18,7 @@ from common.contracts import FrameIngested, FrameRejected, IngestFrame, InvalidM
 from . import keys
 from .filing import file_frame, find_frame
 from .process import FitsReadError, process_file, sha256_file
+from .ser import SerError, file_ser, find_capture, inspect_ser
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +35,27 @@ def _reject(services, job: IngestFrame, reason: str, *, retry: bool, kept_key: s
     return InvalidMessage(reason)
 
 
-def ingest_claim(services, raw) -> str:
+def _suffix(job: IngestFrame) -> str | None:
+    for suffix in names.INCOMING_SUFFIXES:
+        if job.key == names.incoming_key(job.node, job.sha256, suffix):
+            return suffix
+    return None
+
+
+def ingest_claim(services, raw, on_ser=None) -> str:
     """Process one ingest_frame message. Returns 'ingested' or 'duplicate';
     raises InvalidMessage for a message that can never succeed as sent."""
     job = parse_message(raw, IngestFrame)
-    if job.key != names.incoming_key(job.node, job.sha256):
+    suffix = _suffix(job)
+    if suffix is None:
         raise InvalidMessage(f"key {job.key!r} is not the incoming key of node {job.node!r} for this sha256")
+    is_ser = suffix == ".ser"
     store = services.store
     with services.sessions() as session:
-        existing = find_frame(session, job.sha256)
+        existing = (find_capture if is_ser else find_frame)(session, job.sha256)
+    if existing is not None and is_ser:
+        store.delete(job.key)
+        return "duplicate"
     if existing is not None:
         store.delete(job.key)
         _ingested(services, job, existing, duplicate=True)
@@ -53,7 +68,7 @@ def ingest_claim(services, raw) -> str:
         store.delete(job.key)
         raise _reject(services, job, f"object {job.key} has {info.size} bytes, the job says {job.size}", retry=True)
 
-    fd, tmp = tempfile.mkstemp(prefix="obsy-ingest-", suffix=".fits")
+    fd, tmp = tempfile.mkstemp(prefix="obsy-ingest-", suffix=suffix)
     os.close(fd)
     try:
         store.get_file(job.key, tmp)
@@ -61,6 +76,8 @@ def ingest_claim(services, raw) -> str:
         if digest != job.sha256 or size != job.size:
             store.delete(job.key)
             raise _reject(services, job, f"checksum mismatch: object {job.key} has sha256 {digest}", retry=True)
+        if is_ser:
+            return _ingest_ser(services, job, tmp, on_ser)
         try:
             processed = process_file(tmp)
         except FitsReadError as exc:
@@ -77,4 +94,22 @@ def ingest_claim(services, raw) -> str:
     store.delete(job.key)
     _ingested(services, job, frame, duplicate)
     log.info("ingested %s from %s as frame %s (%s)", job.sha256[:12], job.node, frame.id, frame.key)
+    return "duplicate" if duplicate else "ingested"
+
+
+def _ingest_ser(services, job: IngestFrame, path: str, on_ser) -> str:
+    store = services.store
+    try:
+        row = inspect_ser(path)
+    except SerError as exc:
+        kept = keys.rejected_key(job.node, job.sha256, ".ser")
+        store.copy(job.key, kept)
+        store.delete(job.key)
+        raise _reject(services, job, f"not a usable SER video: {exc}", retry=False, kept_key=kept)
+    capture, duplicate = file_ser(services.sessions, row, job.sha256, job.size, lambda key: store.copy(job.key, key),
+                                  node=job.node, original_name=job.filename, source="node")
+    store.delete(job.key)
+    if not duplicate and on_ser is not None:
+        on_ser(capture.id)
+    log.info("ingested SER %s from %s as capture %s (%s)", job.sha256[:12], job.node, capture.id, capture.key)
     return "duplicate" if duplicate else "ingested"

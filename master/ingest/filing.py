@@ -65,15 +65,20 @@ def file_frame(sessions: sessionmaker[Session], store, processed: ProcessedFrame
         store.put_bytes(keys.thumb_key(sha256), processed.thumb_png, "image/png")
     if processed.preview_png:
         store.put_bytes(keys.preview_key(sha256), processed.preview_png, "image/png")
+    row = build_row(processed, sha256, size, key, node=node, original_name=original_name, source=source)
+    return add_once(sessions, row, find_frame, sha256)
+
+
+def add_once(sessions: sessionmaker[Session], row, find: Callable, sha256: str):
+    """Insert a row unique by sha256; a racing worker's row wins. Returns (row, duplicate)."""
     with sessions() as session:
-        session.add(build_row(processed, sha256, size, key, node=node, original_name=original_name, source=source))
+        session.add(row)
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
-            existing = find_frame(session, sha256)
+            existing = find(session, sha256)
             if existing is None:
                 raise
             return existing, True
-        frame = find_frame(session, sha256)
-        return frame, False
+        return find(session, sha256), False

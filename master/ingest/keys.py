@@ -30,5 +30,5 @@ def preview_key(sha256: str) -> str:
     return f"previews/{sha256[:2]}/{sha256}.preview.png"
 
 
-def rejected_key(node: str, sha256: str) -> str:
-    return f"rejected/{node}/{sha256}.fits"
+def rejected_key(node: str, sha256: str, suffix: str = ".fits") -> str:
+    return f"rejected/{node}/{sha256}{suffix}"

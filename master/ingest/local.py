@@ -1,4 +1,4 @@
-"""``obsy ingest``: bring existing FITS files from disk into the repository."""
+"""``obsy ingest``: bring existing FITS files and SER videos from disk into the repository."""
 from __future__ import annotations
 
 import os
@@ -7,17 +7,18 @@ from typing import Iterable, Iterator
 
 from .filing import file_frame, find_frame
 from .process import FitsReadError, process_file, sha256_file
+from .ser import SerError, file_ser, find_capture, inspect_ser, looks_like_ser_name
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
 
 
 def looks_like_fits_name(path: Path) -> bool:
     name = path.name.lower()
-    return any(name.endswith(suffix) for suffix in FITS_SUFFIXES)
+    return any(name.endswith(suffix) for suffix in FITS_SUFFIXES) or looks_like_ser_name(name)
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named explicitly are all tried; folders contribute their FITS-named files."""
+    """Files named explicitly are all tried; folders contribute their FITS- and SER-named files."""
     found: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
@@ -60,13 +61,42 @@ def _utc(value):
     return value
 
 
-def ingest_one(services, path: Path) -> dict:
+def ser_summary(path: Path, status: str, sha256: str | None, capture=None, reason: str | None = None) -> dict:
+    row = {"path": str(path), "status": status, "sha256": sha256, "kind": "ser"}
+    if reason is not None:
+        row["reason"] = reason
+    if capture is not None:
+        row.update(ser_capture_id=capture.id, key=capture.key, frames=capture.frame_count,
+                   width=capture.width, height=capture.height, start_utc=_iso(_utc(capture.start_utc)))
+    return row
+
+
+def ingest_ser(services, path: Path, sha256: str, size: int, on_ser) -> dict:
+    with services.sessions() as session:
+        existing = find_capture(session, sha256)
+    if existing is not None:
+        return ser_summary(path, "duplicate", sha256, existing)
+    try:
+        row = inspect_ser(path)
+    except SerError as exc:
+        return ser_summary(path, "rejected", sha256, reason=f"not a usable SER video: {exc}")
+    store = services.store
+    capture, duplicate = file_ser(services.sessions, row, sha256, size, lambda key: store.put_file(key, path),
+                                  node=None, original_name=path.name, source="import")
+    if not duplicate and on_ser is not None:
+        on_ser(capture.id)
+    return ser_summary(path, "duplicate" if duplicate else "ingested", sha256, capture)
+
+
+def ingest_one(services, path: Path, on_ser=None) -> dict:
     try:
         sha256, size = sha256_file(path)
     except OSError as exc:
         return summary(path, "rejected", None, reason=f"cannot read file: {exc.strerror or exc}")
     if size == 0:
         return summary(path, "rejected", sha256, reason="empty file")
+    if looks_like_ser_name(path):
+        return ingest_ser(services, path, sha256, size, on_ser)
     with services.sessions() as session:
         existing = find_frame(session, sha256)
     if existing is not None:
@@ -81,6 +111,7 @@ def ingest_one(services, path: Path) -> dict:
     return summary(path, "duplicate" if duplicate else "ingested", sha256, frame)
 
 
-def ingest_paths(services, paths: Iterable[Path]) -> Iterator[dict]:
+def ingest_paths(services, paths: Iterable[Path], on_ser=None) -> Iterator[dict]:
+    """``on_ser(capture_id)`` is called for each new SER video (to queue its reconstruction)."""
     for path in paths:
-        yield ingest_one(services, path)
+        yield ingest_one(services, path, on_ser)

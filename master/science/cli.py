@@ -1,4 +1,4 @@
-"""``obsy science ser-info|solex|photometry``: the science library on files, without a database."""
+"""``obsy science ser-info|solex|photometry|transit``: the science library on files, without a database."""
 from __future__ import annotations
 
 import json
@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
-__all__ = ["science_group"]
+from .transit_cli import transit_command
+
+__all__ = ["science_group", "solex_group"]
 
 
 @click.group("science")
 def science_group() -> None:
-    """Science products from files: SER videos, Sol'ex disks, differential photometry."""
+    """Science products from files: SER videos, Sol'ex disks, differential photometry, transits."""
+
+
+science_group.add_command(transit_command)
 
 
 @science_group.command("ser-info")
@@ -32,41 +37,59 @@ def ser_info_command(path, as_json) -> None:
             click.echo(f"{key}: {value}")
 
 
-@science_group.command("solex")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for FITS and PNG.")
-@click.option("--shift", "shifts", type=float, multiple=True,
-              help="Offset from the line centre in pixels (repeatable); 0 is always made.")
-@click.option("--spectral-axis", type=click.Choice(["auto", "rows", "columns"]), default="auto", show_default=True,
-              help="Frame axis along which the wavelength runs.")
-@click.option("--no-correct", is_flag=True, help="Skip the ellipse-to-circle geometric correction.")
-def solex_command(path, out_dir, shifts, spectral_axis, no_correct) -> None:
-    """Rebuild the solar disk from a Sol'ex scan (SER) into FITS and PNG files."""
-    from .ser import SerError, read_ser
-    from .solex import SolexError, reconstruct, write_products
+SOLEX_OPTIONS = (
+    click.argument("path", type=click.Path(exists=True, dir_okay=False)),
+    click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                 help="Folder for FITS and PNG."),
+    click.option("--shift", "shifts", type=float, multiple=True,
+                 help="Offset from the line centre in pixels (repeatable); 0 is always made."),
+    click.option("--spectral-axis", type=click.Choice(["auto", "rows", "columns"]), default="auto",
+                 show_default=True, help="Frame axis along which the wavelength runs."),
+    click.option("--no-correct", is_flag=True, help="Skip the ellipse-to-circle geometric correction."),
+)
 
-    try:
-        ser = read_ser(path)
-    except SerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if ser.frames.ndim != 3:
-        raise click.ClickException("a Sol'ex scan must be a mono video")
+
+def solex_options(command):
+    for option in reversed(SOLEX_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _solex(path, out_dir, shifts, spectral_axis, no_correct) -> None:
+    from .ser import SerError
+    from .solex import SolexError
+    from .solex_job import reconstruct_file
+
     axis = {"auto": None, "rows": 1, "columns": 2}[spectral_axis]
-    all_shifts = tuple(dict.fromkeys((0.0, *shifts)))
     try:
-        result = reconstruct(ser.frames, all_shifts, spectral_axis=axis, correct=not no_correct)
-    except SolexError as exc:
+        result, written, _ = reconstruct_file(path, out_dir, shifts, stem=Path(path).stem, correct=not no_correct,
+                                              spectral_axis=axis)
+    except (SerError, SolexError) as exc:
         raise click.ClickException(str(exc)) from None
-    extra = {"SERFILE": Path(path).name[:68], "NFRAMES": int(ser.header.frame_count)}
-    if ser.header.start_utc:
-        extra["DATE-OBS"] = ser.header.start_utc.replace(tzinfo=None).isoformat(timespec="milliseconds")
-    if ser.header.observer:
-        extra["OBSERVER"] = ser.header.observer[:68]
-    for written in write_products(result, out_dir, Path(path).stem, extra):
-        click.echo(str(written))
+    for item in written:
+        click.echo(str(item))
     if result.ellipse is not None:
         click.echo(f"disk radius {result.radius:.1f} px, scan scale {result.scale_x:.4f}, shear {result.shear:.4f}, "
                    f"line rms {result.line.rms:.3f} px", err=True)
+
+
+@science_group.command("solex")
+@solex_options
+def solex_command(**options) -> None:
+    """Rebuild the solar disk from a Sol'ex scan (SER) into FITS and PNG files."""
+    _solex(**options)
+
+
+@click.group("solex")
+def solex_group() -> None:
+    """Sol'ex spectroheliograph scans (``obsy solex reconstruct FILE.ser``)."""
+
+
+@solex_group.command("reconstruct")
+@solex_options
+def solex_reconstruct_command(**options) -> None:
+    """Rebuild the solar disk from a Sol'ex scan (SER) into FITS and PNG files."""
+    _solex(**options)
 
 
 def _star(name: str, coords, mag=None):

@@ -205,6 +205,18 @@ def _positions(header: fits.Header, stars: Sequence[Star]) -> np.ndarray:
     return xy
 
 
+FWHM_STARS = 10  # a median over ten stars is steady; fitting all of a long list costs seconds a frame
+
+
+def _fwhm_stars(data: np.ndarray, xy: np.ndarray, ok: np.ndarray, saturation: float | None) -> np.ndarray:
+    """The brightest unsaturated stars (by their peak pixel) of those usable for the FWHM."""
+    idx = np.flatnonzero(ok)
+    peaks = data[np.round(xy[idx, 1]).astype(int), np.round(xy[idx, 0]).astype(int)]
+    if saturation is not None and (peaks < saturation).any():
+        idx, peaks = idx[peaks < saturation], peaks[peaks < saturation]
+    return xy[idx[np.argsort(-peaks)[:FWHM_STARS]]]
+
+
 def measure_frame(data: np.ndarray, header: fits.Header, stars: Sequence[Star], *, path: str = "",
                   fwhm: float | None = None, aperture_fwhm: float = 1.75,
                   annulus_fwhm: tuple[float, float] = (3.0, 5.0),
@@ -228,13 +240,15 @@ def measure_frame(data: np.ndarray, header: fits.Header, stars: Sequence[Star], 
     good = np.isfinite(cx) & np.isfinite(cy)
     refined[np.flatnonzero(on)[good], 0] = cx[good]
     refined[np.flatnonzero(on)[good], 1] = cy[good]
+    if saturation is None and header.get("SATURATE") is not None:
+        saturation = float(header["SATURATE"])
     if fwhm is None:
         margin = centroid_box
         ok = on & (refined[:, 0] > margin) & (refined[:, 0] < w - margin) & (refined[:, 1] > margin) & (
             refined[:, 1] < h - margin)
         if not ok.any():
             raise PhotometryError("no star far enough from the edge to measure the FWHM")
-        fwhms = np.atleast_1d(fit_fwhm(data - bg, xypos=refined[ok], fit_shape=7))
+        fwhms = np.atleast_1d(fit_fwhm(data - bg, xypos=_fwhm_stars(data, refined, ok, saturation), fit_shape=7))
         fwhms = fwhms[np.isfinite(fwhms) & (fwhms > 0.5)]
         if not len(fwhms):
             raise PhotometryError("the FWHM could not be measured")
@@ -243,8 +257,6 @@ def measure_frame(data: np.ndarray, header: fits.Header, stars: Sequence[Star], 
     r_in, r_out = annulus_fwhm[0] * fwhm, annulus_fwhm[1] * fwhm
     if gain is None:
         gain = float(header.get("EGAIN", header.get("GAIN_E", 1.0)) or 1.0)
-    if saturation is None and header.get("SATURATE") is not None:
-        saturation = float(header["SATURATE"])
     aper = CircularAperture(refined, r=radius)
     annulus = CircularAnnulus(refined, r_in=r_in, r_out=r_out)
     ann_stats = ApertureStats(data, annulus, sigma_clip=SigmaClip(sigma=3.0, maxiters=5))

@@ -188,7 +188,10 @@ def read_ser(path: str | os.PathLike, *, byteorder: str = "auto", max_frames: in
             if HEADER_SIZE + header.frame_count * header.frame_bytes > size:
                 raise SerError(f"file truncated: {header.frame_count} frames of {header.frame_bytes} bytes "
                                f"do not fit in {size} bytes")
-            raw = np.frombuffer(bytearray(handle.read(n * header.frame_bytes)), dtype=np.uint8)
+            # read straight into the array: read() then a copy would hold the video twice
+            raw = np.empty(n * header.frame_bytes, dtype=np.uint8)
+            if handle.readinto(memoryview(raw)) != raw.size:
+                raise SerError(f"file truncated while reading {n} frames")
             handle.seek(HEADER_SIZE + header.frame_count * header.frame_bytes)
             trailer = handle.read(8 * header.frame_count)
     except OSError as exc:

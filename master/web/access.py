@@ -61,6 +61,9 @@ ACCESS: dict[str, str] = {
     "plans.api_plan": "guest",
     "tonight.index": "guest",
     "tonight.ekos": "guest",
+    "science.runs": "guest",
+    "science.run": "guest",
+    "science.download": "guest",
     # observers: the roof (the node's own interlock still decides)
     "observatory.roof_command": "observer",
     # observers: targets and their own account
@@ -79,6 +82,8 @@ ACCESS: dict[str, str] = {
     "plans.delete_row": "observer",
     "plans.remove": "observer",
     "tonight.send": "observer",
+    # observers: science runs (the worker does the measuring)
+    "science.start_run": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

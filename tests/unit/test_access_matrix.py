@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from flask import Blueprint
 
-from master.models import ApiToken, Frame, ImagingPlan, PlanRow, Target, Telescope
+from master.models import ApiToken, Frame, ImagingPlan, PhotometryRun, PlanRow, Target, Telescope
+from master.science.products import store_product
 from master.web.tokens import hash_token
 from tests.unit.test_viewer_pyramid import fits_bytes
 from tests.unit.test_web_support import add_frame, add_user, login, make_app, make_services, png_bytes
@@ -90,6 +91,10 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("tonight.index", "GET"): rule(GUEST),
     ("tonight.ekos", "GET"): rule(GUEST, ok=404),  # the matrix's site has no telescope node binding
     ("tonight.send", "POST"): rule(OBSERVER, ok=302),
+    ("science.runs", "GET"): rule(GUEST),
+    ("science.run", "GET"): rule(GUEST),
+    ("science.download", "GET"): rule(GUEST),
+    ("science.start_run", "POST"): rule(OBSERVER, ok=302),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
@@ -111,6 +116,7 @@ POST_DATA = {
     "equipment.add": {"name": "Newton 200", "focal_length_mm": "800"},
     "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
     "plans.add_row": {"filter_name": "Ha", "exposure_s": "600", "count": "12"},
+    "science.start_run": {"target_name": "M31", "ra": "10.68", "dec": "41.27"},
 }
 
 
@@ -129,6 +135,11 @@ def site(tmp_path, monkeypatch):
         session.add(telescope)
         plan = ImagingPlan(target=target, rows=[PlanRow(filter_name="L", exposure_s=300, count=10)])
         session.add(plan)
+        run = PhotometryRun(target_name="M31", ra_deg=10.68, dec_deg=41.27, state="done")
+        session.add(run)
+        session.flush()
+        product = store_product(session, services.store, kind="lightcurve_csv", key="products/photometry/run-1/lc.csv",
+                                data=b"bjd_tdb,mag\n", parameters={}, frame_ids=[frame_id], photometry_run_id=run.id)
         tokens = {role: ApiToken(user_id=user_id, name="t", token_hash=hash_token(f"tok-{role}"))
                   for role, user_id in {**ids, ANON: victim}.items()}
         session.add_all(tokens.values())
@@ -138,7 +149,8 @@ def site(tmp_path, monkeypatch):
                          "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1",
                          "kind_name": "telescopes", "item_id": telescope.id,
                          "plan_id": plan.id, "row_id": plan.rows[0].id, "key": frame_key,
-                         "level": 0, "x": 0, "y": 0} for role in VISITORS}
+                         "level": 0, "x": 0, "y": 0, "run_id": run.id, "product_id": product.id}
+                  for role in VISITORS}
     yield services, params
     services.close()
 

@@ -250,3 +250,19 @@ def test_dates_past_the_bundled_iers_tables_work_offline():
     assert 0 < (float(bjd_tdb(jd, RA0, DEC0, loc)) - jd) * 86400 < 69.184 + 500
     header = fits.Header({"DATE-OBS": "2030-05-01T22:00:00", "SITELAT": 48.0, "SITELONG": 2.0})
     assert frame_times(header, RA0, DEC0)[3] > 1.0
+
+
+def test_fwhm_is_fitted_on_the_brightest_unsaturated_stars():
+    from master.science.photometry import FWHM_STARS, _fwhm_stars
+
+    data = np.zeros((50, 50))
+    xy = np.array([[10.0 + 2 * i, 25.0] for i in range(FWHM_STARS + 3)])
+    for i, (x, y) in enumerate(xy):
+        data[int(y), int(x)] = 100.0 + i  # the last stars are the brightest
+    data[25, int(xy[-1, 0])] = 70_000.0  # ... and the very last one is saturated
+    ok = np.ones(len(xy), bool)
+    ok[-2] = False  # too near an edge, say
+    chosen = _fwhm_stars(data, xy, ok, saturation=65_000.0)
+    assert len(chosen) == FWHM_STARS
+    assert chosen[0].tolist() == xy[-3].tolist() and xy[-1].tolist() not in chosen.tolist()
+    assert xy[-2].tolist() not in chosen.tolist()

@@ -6,6 +6,9 @@ the rows of both, because EKOS keys its jobs by name.
 """
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +80,6 @@ def write_job_files(job: ScheduleJob, left: dict[str, int], options: EkosOptions
 def job_archive(job: ScheduleJob, options: EkosOptions, files_dir: str) -> bytes:
     """The whole job as a zip of ``schedule.esl`` + one ``.esq`` per target, naming ``files_dir`` as
     the folder they are unpacked into on the KStars machine."""
-    import io
-    import tempfile
-    import zipfile
-
     with tempfile.TemporaryDirectory() as tmp:
         write_job_files(job, remaining_rows(job, {}), options, Path(tmp), sequence_dir=files_dir)
         buffer = io.BytesIO()

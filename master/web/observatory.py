@@ -69,7 +69,7 @@ def node_view(node: str, start: datetime, end: datetime) -> dict:
                                  .order_by(RoofCommandRecord.sent_at.desc()).limit(10)))
     return {"name": node, "latest": records[-1] if records else None,
             "stretches": stretches(records, start, end, STALE_S),
-            "changes": list(reversed(changes([r for r in records if r.at is not None])))[:20],
+            "changes": list(reversed(changes(records)))[:20],
             "roof": roof, "commands": commands}
 
 
@@ -111,10 +111,11 @@ def api_safety():
     start = end - timedelta(hours=hours)
     node = request.args.get("node", "")
     nodes = [node] if node else observatory_nodes()
-    return jsonify({"hours": hours, "nodes": [{
-        "node": n,
-        "records": [{"state": r.state, "reasons": r.reasons or [], "at": r.at.isoformat()}
-                    for r in safety_records(n, start, end) if r.at is not None],
-        "stretches": [{"state": s.state, "start": s.start.isoformat(), "end": s.end.isoformat()}
-                      for s in stretches(safety_records(n, start, end), start, end, STALE_S)],
-    } for n in nodes]})
+    out = []
+    for n in nodes:
+        records = safety_records(n, start, end)
+        out.append({"node": n,
+                    "records": [{"state": r.state, "reasons": r.reasons or [], "at": r.at.isoformat()} for r in records],
+                    "stretches": [{"state": s.state, "start": s.start.isoformat(), "end": s.end.isoformat()}
+                                  for s in stretches(records, start, end, STALE_S)]})
+    return jsonify({"hours": hours, "nodes": out})

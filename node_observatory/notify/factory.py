@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from common.config import NotifyChannelConfig, ObservatoryConfig
+from common.config import ObservatoryConfig
+from common.config_observatory import NotifyChannelConfig
 
 from .dispatch import Dispatcher
 from .mail import EmailNotifier

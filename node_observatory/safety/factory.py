@@ -5,7 +5,8 @@ import zoneinfo
 from pathlib import Path
 
 from common import paths
-from common.config import ObservatoryConfig, SafetySourceConfig, SiteConfig
+from common.config import ObservatoryConfig
+from common.config_observatory import SafetySourceConfig, SiteConfig
 
 from .monitor import SafetyMonitor, SourcePolicy, SourceSlot
 from .rules import FlagRule, HysteresisRule

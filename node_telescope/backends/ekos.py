@@ -110,17 +110,16 @@ class EkosBackend(ScheduleBackend):
         self._abort.clear()
         job = context.job
         job_dir = self.work_dir / job.job_id
+        self.connect()
+        self._check_abort()
         if job_dir.exists():
             # A run before a restart of this node: a KStars that outlived the node may still be
             # running it. Stop it, then take the frames it saved meanwhile.
-            self.connect()
             self._stop_running_scheduler(self._api())
             self._collect(context, job_dir, remaining_rows(job, context.rows_done))
         left = remaining_rows(job, context.rows_done)
         if not left:
             return
-        self.connect()
-        self._check_abort()
         run_dir = _next_run_dir(job_dir)
         esl = write_job_files(job, left, self._options(run_dir / "captures"), run_dir)
         api = self._api()

@@ -72,33 +72,26 @@ class SessionBus:
              service: str = KSTARS_SERVICE, timeout_s: float | None = None) -> tuple:
         address = DBusAddress(path, bus_name=service, interface=interface)
         message = new_method_call(address, method, signature, args) if signature else new_method_call(address, method)
-        what = f"{interface}.{method} on {path}"
+        return self._send(message, f"{interface}.{method} on {path}", timeout_s).body
+
+    def get(self, path: str, interface: str, name: str, *, timeout_s: float | None = None):
+        message = Properties(DBusAddress(path, bus_name=KSTARS_SERVICE, interface=interface)).get(name)
+        return unwrap(self._send(message, f"property {interface}.{name} on {path}", timeout_s).body[0])
+
+    def _send(self, message, what: str, timeout_s: float | None) -> Message:
+        """One call and its reply; every way it can fail becomes ``DBusFailure`` naming ``what``."""
+        timeout_s = timeout_s or self.timeout_s
         try:
-            reply = self._router.send_and_get_reply(message, timeout=timeout_s or self.timeout_s)
+            reply = self._router.send_and_get_reply(message, timeout=timeout_s)
         except TimeoutError:
-            raise DBusFailure(f"{what}: no answer within {timeout_s or self.timeout_s:g} s") from None
+            raise DBusFailure(f"{what}: no answer within {timeout_s:g} s") from None
         except (RouterClosed, OSError, ConnectionError) as exc:
             raise DBusFailure(f"{what}: the D-Bus connection is gone ({exc or type(exc).__name__})") from None
         if reply.header.message_type is MessageType.error:
             name = reply.header.fields.get(HeaderFields.error_name, "error")
             detail = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
             raise DBusFailure(f"{what}: {name} {detail}".strip())
-        return reply.body
-
-    def get(self, path: str, interface: str, name: str, *, timeout_s: float | None = None):
-        address = DBusAddress(path, bus_name=KSTARS_SERVICE, interface=interface)
-        message = Properties(address).get(name)
-        try:
-            reply = self._router.send_and_get_reply(message, timeout=timeout_s or self.timeout_s)
-        except TimeoutError:
-            raise DBusFailure(f"property {interface}.{name} on {path}: no answer within "
-                              f"{timeout_s or self.timeout_s:g} s") from None
-        except (RouterClosed, OSError, ConnectionError) as exc:
-            raise DBusFailure(f"property {interface}.{name}: the D-Bus connection is gone ({exc})") from None
-        if reply.header.message_type is MessageType.error:
-            name_ = reply.header.fields.get(HeaderFields.error_name, "error")
-            raise DBusFailure(f"property {interface}.{name} on {path}: {name_}")
-        return unwrap(reply.body[0])
+        return reply
 
     def has_owner(self, service: str = KSTARS_SERVICE) -> bool:
         try:

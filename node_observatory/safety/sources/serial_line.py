@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import termios
 
-from common.config import SERIAL_BAUD_RATES as BAUD_RATES
+from common.config_observatory import SERIAL_BAUD_RATES as BAUD_RATES
 
 from .base import SourceError
 

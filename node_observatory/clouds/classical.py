@@ -141,13 +141,15 @@ def classify(image, model: SkyModel, *, exposure_s: float | None = None,
         return CloudResult("unknown", None, 0, [], reason)
 
     moon, excluded = _moon(coarse, geo, sat)
-    xs, ys, star_noise = _stars(data, geo.sky & ~excluded, geo.step)
+    xs, ys, star_noise, starless = _stars(data, geo.sky & ~excluded, geo.step)
     cell_y = np.clip((ys / geo.step).astype(np.int64), 0, geo.region.shape[0] - 1)
     cell_x = np.clip((xs / geo.step).astype(np.int64), 0, geo.region.shape[1] - 1)
     keep = geo.sky[cell_y, cell_x] & ~excluded[cell_y, cell_x]
     star_region = geo.region[cell_y[keep], cell_x[keep]]
 
-    regions, clear_density = _regions(geo, coarse, excluded, star_region, star_noise,
+    # Sky brightness and texture are judged without the stars: bright or large stars raise the
+    # mean of the cells they fall in, which reads as blotchy cloud on a dense clear sky.
+    regions, clear_density = _regions(geo, block_mean(starless, geo.step), excluded, star_region, star_noise,
                                       reference_density, use_brightness=moon is None)
     judged = [r for r in regions if r["cloud_fraction"] is not None]
     weights = np.array([r.pop("_area") for r in regions])
@@ -270,8 +272,9 @@ def _moon(coarse, geo: _Geometry, sat: float) -> tuple[dict | None, np.ndarray]:
             "radius_px": round(float(r_moon * scale), 1), "halo_px": round(float(halo * scale), 1)}, excluded
 
 
-def _stars(data: np.ndarray, usable: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Positions of point sources in the usable sky (binned frame pixels), and the pixel noise.
+def _stars(data: np.ndarray, usable: np.ndarray, step: int):
+    """Positions of point sources in the usable sky (binned frame pixels), the pixel noise, and
+    the frame with the point sources' pixels replaced by the local background.
 
     Everything outside the usable coarse cells (trees, text overlays, the Moon) is set to the
     background first, and only their bounding box is searched: nothing is found outside, and sep
@@ -282,38 +285,46 @@ def _stars(data: np.ndarray, usable: np.ndarray, step: int) -> tuple[np.ndarray,
     # downstream were set with that noise); only the usable sky's bounding box is searched.
     bkg = sep.Background(image, bw=64, bh=64, fw=3, fh=3)
     noise = max(float(bkg.globalrms), 1e-6)
+    none = np.zeros(0)
     gh, gw = min(usable.shape[0], data.shape[0] // step), min(usable.shape[1], data.shape[1] // step)
     rows, cols = np.nonzero(usable[:gh, :gw].any(axis=1))[0], np.nonzero(usable[:gh, :gw].any(axis=0))[0]
     if len(rows) == 0:
-        return np.zeros(0), np.zeros(0), noise
+        return none, none, noise, image
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    box = image[r0 * step: r1 * step, c0 * step: c1 * step]
-    box -= bkg.back()[r0 * step: r1 * step, c0 * step: c1 * step]
+    window = (slice(r0 * step, r1 * step), slice(c0 * step, c1 * step))
+    back = bkg.back()[window]
+    box = np.array(image[window], dtype=np.float32, order="C")
+    box -= back
     # Zero what is hidden through a (cells, step, cells, step) view: no full-size mask is built.
     box.reshape(r1 - r0, step, c1 - c0, step)[...] *= usable[r0:r1, None, c0:c1, None]
-    objects = _extract(np.ascontiguousarray(box), noise)
+    objects, segments = _extract(box, noise)
     if len(objects) == 0:
-        return np.zeros(0), np.zeros(0), noise
+        return none, none, noise, image
     with np.errstate(divide="ignore", invalid="ignore"):
         area = np.where(objects["peak"] > 0, objects["flux"] / objects["peak"], np.inf)
         sharp = np.where(objects["cpeak"] > 0, objects["peak"] / objects["cpeak"], 0.0)
         ratio = np.where(objects["a"] > 0, objects["b"] / objects["a"], 0.0)
     star = (area >= MIN_STAR_AREA) & (area <= MAX_STAR_AREA) & (sharp >= MIN_SHARPNESS) & (ratio >= MIN_AXIS_RATIO)
-    return objects["x"][star] + c0 * step, objects["y"][star] + r0 * step, noise
+    # Segment ids are object indices + 1: a lookup table marks the stars' pixels (cloud lumps stay).
+    is_star = np.concatenate([[False], star])[segments]
+    image[window][is_star] = back[is_star]
+    return objects["x"][star] + c0 * step, objects["y"][star] + r0 * step, noise, image
 
 
 def _extract(image, rms):
+    """sep's catalogue and segmentation map; a sky too busy for sep's pixel buffer is searched again
+    at twice the threshold with a larger buffer."""
+    options = dict(err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT, deblend_nthresh=DEBLEND_NTHRESH,
+                   segmentation_map=True)
     try:
-        return sep.extract(image, DETECT_SIGMA, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT,
-                           deblend_nthresh=DEBLEND_NTHRESH)
+        return sep.extract(image, DETECT_SIGMA, **options)
     except Exception as exc:  # sep raises a bare Exception when its pixel buffer overflows
         if "pixel buffer full" not in str(exc):
             raise
     default = sep.get_extract_pixstack()
     sep.set_extract_pixstack(max(default, image.size // 4))
     try:
-        return sep.extract(image, DETECT_SIGMA * 2, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT,
-                           deblend_nthresh=DEBLEND_NTHRESH)
+        return sep.extract(image, DETECT_SIGMA * 2, **options)
     finally:
         sep.set_extract_pixstack(default)
 
@@ -349,7 +360,7 @@ def _regions(geo: _Geometry, coarse, excluded, star_region, noise: float,
         bright_share = None
     # The best regions calibrate the clear density; if they are partly clouded themselves
     # (bright cells, or blotchy texture where thin cloud dims every star alike), correct for it.
-    contamination = _texture_cloud(texture)
+    contamination = np.minimum(_texture_cloud(texture), _blotchy_share(level, geo, usable, noise))
     if bright_share is not None:
         contamination = np.maximum(contamination, bright_share)
     if len(best):
@@ -433,6 +444,18 @@ def _texture(level, geo: _Geometry, usable, noise: float) -> np.ndarray:
         if len(values) >= 8:
             out[i] = 1.4826 * np.median(np.abs(values - np.median(values))) / cell_noise
     return out
+
+
+def _blotchy_share(level, geo: _Geometry, usable, noise: float) -> np.ndarray:
+    """Per region, the share of its cells that are blotchy (residual beyond what a clear sky's
+    texture allows): a region with a few lumpy clouds is only that much contaminated, however
+    lumpy they are (the region-wide texture saturates at a few clouds)."""
+    residual = np.abs(level - ndimage.gaussian_filter(level, TEXTURE_SCALE))
+    blotchy = (residual > TEXTURE_CLEAR * noise / geo.step) & usable
+    index = np.where(usable, geo.region, geo.n_regions)
+    share = np.bincount(index.ravel(), weights=blotchy.ravel().astype(float), minlength=geo.n_regions + 1)
+    cells = np.bincount(index.ravel(), minlength=geo.n_regions + 1)
+    return (share / np.maximum(cells, 1))[: geo.n_regions]
 
 
 def _texture_cloud(texture):

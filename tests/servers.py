@@ -1058,9 +1058,14 @@ _MQTT_DISCONNECT = bytes([0xE0, 0])
 
 
 class MosquittoServer(_PopenServer):
-    """A private Mosquitto 2 broker: anonymous, no persistence, 127.0.0.1:``port``."""
+    """A private Mosquitto 2 broker: no persistence, 127.0.0.1:``port``. Anonymous, unless given a
+    ``password_file`` (and an ``acl_file``): then only those users, with those rights."""
 
     kind = "mosquitto"
+
+    def __init__(self, base_dir=None, password_file=None, acl_file=None):
+        self.password_file, self.acl_file = password_file, acl_file
+        super().__init__(base_dir)
 
     @property
     def url(self) -> str:
@@ -1082,7 +1087,7 @@ class MosquittoServer(_PopenServer):
         d = self._dir
         lines = [
             f"listener {self._port} {HOST}",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
             "persistence false",
             f"pid_file {d / 'mosquitto.pid'}",
             f"log_dest file {d / 'mosquitto.log'}",
@@ -1091,6 +1096,10 @@ class MosquittoServer(_PopenServer):
             "log_type notice",
             "log_type information",
         ]
+        if self.password_file:
+            lines.append(f"password_file {self.password_file}")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
         if _IS_ROOT:
             lines.append("user root")  # otherwise it drops to 'mosquitto' and cannot write here
         (d / "mosquitto.conf").write_text("\n".join(lines) + "\n")
@@ -1106,7 +1115,8 @@ class MosquittoServer(_PopenServer):
                 with socket.create_connection((HOST, self._port), timeout=2) as s:
                     s.sendall(_MQTT_CONNECT)
                     ack = s.recv(4)
-                    if ack[:2] == b"\x20\x02" and ack[3:4] == b"\x00":
+                    # accepted, or (with a password file) refused as not authorised: it answers
+                    if ack[:2] == b"\x20\x02" and ack[3:4] in (b"\x00", b"\x05"):
                         s.sendall(_MQTT_DISCONNECT)
                         return
                     last = f"unexpected CONNACK {ack!r}"

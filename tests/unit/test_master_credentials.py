@@ -78,3 +78,41 @@ def test_secrets_dir_stores_the_password_for_the_playbook_once(tmp_path):
     assert secret.read_text() == password + "\n" and secret.stat().st_mode & 0o777 == 0o600
     again = CliRunner().invoke(master_group, args)
     assert again.exit_code != 0 and "exists" in again.output and secret.read_text() == password + "\n"
+
+
+def test_mosquitto_password_line_is_pbkdf2_sha512_as_mosquitto_passwd_writes():
+    import base64
+    import hashlib
+
+    from master.mqtt_credentials import password_file_line
+
+    line = password_file_line("obsy-remote-pub", "s3cret", salt=b"0123456789ab")
+    name, _, rest = line.partition(":")
+    kind, iterations, salt, digest = rest.split("$")[1:]
+    assert (name, kind, iterations, base64.b64decode(salt)) == ("obsy-remote-pub", "7", "101", b"0123456789ab")
+    assert base64.b64decode(digest) == hashlib.pbkdf2_hmac("sha512", b"s3cret", b"0123456789ab", 101)
+    assert password_file_line("a", "s3cret") != password_file_line("a", "s3cret")  # a new salt each time
+
+
+def test_mqtt_accounts_print_their_acl_and_are_added_to_the_files_once(tmp_path):
+    result = CliRunner().invoke(master_group, ["credentials", "create", "public1", "--role", "remote",
+                                               "--topic-prefix", "obs"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert re.search(r"^user=obsy-remote-public1 password=[A-Za-z0-9]{32}$", out, re.M)
+    assert re.search(r"^obsy-remote-public1:\$7\$101\$", out, re.M)
+    assert "user obsy-remote-public1\ntopic read obs/#\n" in out and "write" not in out
+    master = CliRunner().invoke(master_group, ["credentials", "create", "main", "--role", "master",
+                                               "--mqtt-dir", str(tmp_path)])
+    assert master.exit_code == 0, master.output
+    acl = (tmp_path / "acl").read_text()
+    assert "user obsy-master-main\ntopic write obsy/#\ntopic write homeassistant/#\n" in acl
+    assert (tmp_path / "passwd").read_text().startswith("obsy-master-main:$7$")
+    assert (tmp_path / "passwd").stat().st_mode & 0o777 == 0o600
+    again = CliRunner().invoke(master_group, ["credentials", "create", "main", "--role", "master",
+                                              "--mqtt-dir", str(tmp_path)])
+    assert again.exit_code != 0 and "already in" in again.output
+    assert (tmp_path / "acl").read_text() == acl
+    bad = CliRunner().invoke(master_group, ["credentials", "create", "main", "--role", "remote",
+                                            "--topic-prefix", "a/b"])
+    assert bad.exit_code != 0 and "topic prefix" in bad.output

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from common.cli import load_role_config
+
 BROKER_ROLES = ("telescope", "observatory")
 MQTT_ROLES = ("master", "remote")
 
@@ -32,14 +34,27 @@ def credentials_group() -> None:
 @click.option("--topic-prefix", default="obsy", show_default=True, help="the [mqtt] topic_prefix")
 @click.option("--discovery-prefix", default="homeassistant", show_default=True,
               help="the [mqtt] discovery_prefix the master may also write")
+@click.option("--store", is_flag=True, help="telescope: also an object-store key that may write only "
+                                            "incoming/NODE/ (bucket and admin keys from the master's [store])")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="the master's TOML config, for --store (default ~/.config/obsy/master.toml)")
+@click.option("--bucket", help="--store: the bucket (default: the master's [store] bucket)")
+@click.option("--policy-file", type=click.Path(dir_okay=False), help="--store: write the policy JSON here")
+@click.option("--iam-endpoint", help="--store: create the user, policy and key through this IAM API "
+                                     "(AWS, Ceph RGW, moto) with the master's [store] keys; without it the "
+                                     "MinIO 'mc admin' commands are printed")
 def credentials_create_command(node, role, vhost, host, port, secrets_dir, mqtt_dir, topic_prefix,
-                               discovery_prefix) -> None:
+                               discovery_prefix, store, config_path, bucket, policy_file, iam_endpoint) -> None:
     """Print new credentials for NODE and how to install them. Without --secrets-dir or --mqtt-dir
     nothing is stored: the password is shown only now."""
+    if store and role != "telescope":
+        raise click.UsageError("--store is for telescope nodes (only they upload frames)")
     if role in MQTT_ROLES:
         _mqtt_account(node, role, mqtt_dir, topic_prefix, discovery_prefix)
     else:
         _broker_account(node, role, vhost, host, port, secrets_dir)
+    if store:
+        _store_account(node, load_role_config("master", config_path).store, bucket, policy_file, iam_endpoint)
 
 
 def _broker_account(node, role, vhost, host, port, secrets_dir) -> None:
@@ -82,3 +97,33 @@ def _mqtt_account(node, role, mqtt_dir, topic_prefix, discovery_prefix) -> None:
     for line in acl_lines(account)[:-1]:
         click.echo(line)
     click.echo(f'# the {role}\'s [mqtt] section:\nusername = "{account.name}"\npassword = "{account.password}"')
+
+
+def _store_account(node, store_config, bucket, policy_file, iam_endpoint) -> None:
+    from pathlib import Path
+
+    from .store_credentials import IamError, create_with_iam, mc_admin_lines, new_store_account, policy_json
+
+    try:
+        account = new_store_account(node, bucket or store_config.bucket)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if policy_file:
+        Path(policy_file).write_text(policy_json(account))
+        click.echo(f"# policy written to {policy_file}", err=True)
+    click.echo(f"# object-store policy {account.policy_name}:")
+    click.echo(policy_json(account), nl=False)
+    if iam_endpoint:
+        try:
+            account = create_with_iam(account, iam_endpoint, store_config.access_key, store_config.secret_key,
+                                      store_config.region)
+        except IamError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"# created user {account.user} with that policy through IAM at {iam_endpoint}")
+    else:
+        path = policy_file or f"{account.policy_name}.json"
+        click.echo(f"# MinIO: {'' if policy_file else f'save the policy above as {path}, then '}run")
+        for line in mc_admin_lines(account, path):
+            click.echo(line)
+    click.echo(f'# the node\'s [store] section (the secret is shown only now):\nbucket = "{account.bucket}"')
+    click.echo(f'access_key = "{account.access_key}"\nsecret_key = "{account.secret_key}"')

@@ -1010,6 +1010,22 @@ class S3Server(_PopenServer):
             client.remove_object(name, obj.object_name)
         client.remove_bucket(name)
 
+    def enforce_iam(self) -> None:
+        """From the next request on, moto authenticates every request and authorises it by the
+        caller's IAM policies (moto's "IAM-like access control"; the same counter the
+        INITIAL_NO_AUTH_ACTION_COUNT environment variable sets, here set to 0 at runtime). Create the
+        IAM users first: once this is on, only their keys work. A restart turns it off again."""
+        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset-auth", method="POST", data=b"0",
+                                     headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def iam_client(self, access_key: str | None = None, secret_key: str | None = None):
+        import boto3
+
+        return boto3.client("iam", endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id=access_key or self.access_key,
+                            aws_secret_access_key=secret_key or self.secret_key)
+
     def reset(self) -> None:
         """Drop every bucket and object (moto's reset API)."""
         req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b"")

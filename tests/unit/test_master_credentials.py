@@ -1,5 +1,6 @@
 """``obsy master credentials create``: the same scoped RabbitMQ account the playbook makes."""
 import ast
+import json
 import re
 import shlex
 from pathlib import Path
@@ -116,3 +117,36 @@ def test_mqtt_accounts_print_their_acl_and_are_added_to_the_files_once(tmp_path)
     bad = CliRunner().invoke(master_group, ["credentials", "create", "main", "--role", "remote",
                                             "--topic-prefix", "a/b"])
     assert bad.exit_code != 0 and "topic prefix" in bad.output
+
+
+def test_store_policy_allows_the_nodes_incoming_prefix_only(tmp_path):
+    from master.store_credentials import telescope_policy
+
+    [statement] = telescope_policy("obsy", "scope1")["Statement"]
+    assert statement == {"Sid": "OwnIncomingFrames", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                         "Resource": ["arn:aws:s3:::obsy/incoming/scope1/*"]}
+    with pytest.raises(ValueError, match="bucket name"):
+        telescope_policy("Bad_Bucket", "scope1")
+    with pytest.raises(ValueError, match="node name"):
+        telescope_policy("obsy", "../scope2")
+
+    config = tmp_path / "master.toml"
+    config.write_text('[store]\nbucket = "frames"\n')
+    policy = tmp_path / "p.json"
+    result = CliRunner().invoke(master_group, ["credentials", "create", "scope1", "--role", "telescope", "--store",
+                                               "--config", str(config), "--policy-file", str(policy)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(policy.read_text())["Statement"][0]["Resource"] == ["arn:aws:s3:::frames/incoming/scope1/*"]
+    secret = re.search(r'^secret_key = "([A-Za-z0-9]{40})"$', result.stdout, re.M).group(1)
+    assert f"mc admin user add obsy obsy-telescope-scope1 {secret}" in result.stdout
+    assert f"mc admin policy create obsy obsy-telescope-scope1 {policy}" in result.stdout
+    assert "mc admin policy attach obsy obsy-telescope-scope1 --user obsy-telescope-scope1" in result.stdout
+    assert 'bucket = "frames"' in result.stdout and 'access_key = "obsy-telescope-scope1"' in result.stdout
+    printed = CliRunner().invoke(master_group, ["credentials", "create", "scope1", "--role", "telescope", "--store",
+                                                "--config", str(config)])
+    assert "save the policy above as obsy-telescope-scope1.json" in printed.stdout
+    roof = CliRunner().invoke(master_group, ["credentials", "create", "roof1", "--role", "observatory", "--store"])
+    assert roof.exit_code != 0 and "--store is for telescope nodes" in roof.output
+    bad = CliRunner().invoke(master_group, ["credentials", "create", "scope1", "--role", "telescope", "--store",
+                                            "--config", str(config), "--bucket", "No"])
+    assert bad.exit_code != 0 and "bucket name" in bad.output

@@ -116,3 +116,30 @@ def test_the_master_writes_but_does_not_read(broker):
     with pytest.raises(queue.Empty):
         master.messages.get(timeout=0.5)  # retained messages are there, not for the master
     master.close()
+
+
+def test_the_live_publisher_and_the_remote_site_work_with_these_accounts(broker):
+    from common.config import MqttConfig
+    from common.contracts import SafetyState
+    from master.live import LivePublisher
+    from node_remote.state import LiveState
+    from node_remote.subscriber import LiveSubscriber
+    from tests.integration.helpers import wait_for
+
+    server, accounts = broker
+    (master_user, master_password), (remote_user, remote_password) = accounts["master"], accounts["remote"]
+    common = dict(host=server.host, port=server.port, site="authed", reconnect_max_s=1.0)
+    publisher = LivePublisher(MqttConfig(**common, username=master_user, password=master_password, home_assistant=True),
+                              client_id="test-authed-master").start()
+    state = LiveState("authed")
+    subscriber = LiveSubscriber(MqttConfig(**common, username=remote_user, password=remote_password), state,
+                                client_id="test-authed-remote").start()
+    try:
+        assert publisher.connected.wait(5)
+        publisher.on_event("observatory.roof1.safety", SafetyState(node="roof1", state="unsafe", reasons=["rain"]))
+        wait_for(lambda: state.snapshot()["topics"].get("safety", {}).get("state") == "unsafe", 5,
+                 "the remote site to see the master's safety state")
+        assert state.snapshot()["topics"]["status"]["state"] == "online"
+    finally:
+        subscriber.stop()
+        publisher.stop()

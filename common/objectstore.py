@@ -153,7 +153,16 @@ class S3ObjectStore(ObjectStore):
             self._guard(self._ensure_bucket)
 
     def _ensure_bucket(self):
-        if not self.client.bucket_exists(self.bucket):
+        from minio.error import S3Error
+        try:
+            exists = self.client.bucket_exists(self.bucket)
+        except S3Error as exc:
+            if exc.code != "AccessDenied":
+                raise
+            # A node's scoped key may only write its own prefix, not look at the bucket: the
+            # master, whose key may, has made it.
+            return
+        if not exists:
             self.client.make_bucket(self.bucket)
 
     def _guard(self, fn, *args, **kwargs):

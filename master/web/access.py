@@ -92,6 +92,8 @@ ACCESS: dict[str, str] = {
     "users.create": "admin",
     "users.set_active": "admin",
     "users.reset_password": "admin",
+    "users.set_role": "admin",
+    "users.delete_user": "admin",
 }
 
 

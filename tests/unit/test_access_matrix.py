@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("users.create", "POST"): rule(ADMIN, ok=302),
     ("users.set_active", "POST"): rule(ADMIN, ok=302),
     ("users.reset_password", "POST"): rule(ADMIN, ok=302),
+    ("users.set_role", "POST"): rule(ADMIN, ok=302),
+    ("users.delete_user", "POST"): rule(ADMIN, ok=302),
 }
 
 # Form data that makes an allowed POST do its real work (CSRF is off in this app).
@@ -109,6 +111,8 @@ POST_DATA = {
     "users.create": {"username": "newcomer", "role": "guest", "password": "long enough"},
     "users.set_active": {"active": "0"},
     "users.reset_password": {"password": "another password"},
+    "users.set_role": {"role": "guest"},
+    "users.delete_user": {"confirm": "victim"},
     "targets.add_coordinates": {"name": "Field", "ra": "10:00:00", "dec": "+10"},
     "targets.add_catalog": {"catalog_name": "M 31"},
     "account.create_token": {"name": "script", "scope": "read"},
@@ -156,10 +160,12 @@ def site(tmp_path, monkeypatch):
 
 
 def requests_of(app) -> list[tuple[str, str, object]]:
-    """(endpoint, method, rule) for every route: reads first, then writes, logging out last."""
+    """(endpoint, method, rule) for every route: reads first, then writes, deleting the victim user
+    and logging out last."""
     found = [(r.endpoint, method, r) for r in app.url_map.iter_rules()
              for method in sorted(r.methods - {"HEAD", "OPTIONS"})]
-    return sorted(found, key=lambda item: (item[1] != "GET", item[0] == "auth.logout", item[0]))
+    last = {"users.delete_user": 1, "auth.logout": 2}
+    return sorted(found, key=lambda item: (item[1] != "GET", last.get(item[0], 0), item[0]))
 
 
 @pytest.mark.parametrize("visitor", VISITORS)

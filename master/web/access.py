@@ -64,6 +64,12 @@ ACCESS: dict[str, str] = {
     "science.runs": "guest",
     "science.run": "guest",
     "science.download": "guest",
+    "reports.target": "guest",
+    "reports.target_csv": "guest",
+    "reports.nights": "guest",
+    "reports.night": "guest",
+    "reports.night_csv": "guest",
+    "reports.night_safety_csv": "guest",
     # observers: the roof (the node's own interlock still decides)
     "observatory.roof_command": "observer",
     # observers: targets and their own account

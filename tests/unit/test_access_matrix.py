@@ -95,6 +95,12 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("science.run", "GET"): rule(GUEST),
     ("science.download", "GET"): rule(GUEST),
     ("science.start_run", "POST"): rule(OBSERVER, ok=302),
+    ("reports.target", "GET"): rule(GUEST),
+    ("reports.target_csv", "GET"): rule(GUEST),
+    ("reports.nights", "GET"): rule(GUEST),
+    ("reports.night", "GET"): rule(GUEST),
+    ("reports.night_csv", "GET"): rule(GUEST),
+    ("reports.night_safety_csv", "GET"): rule(GUEST),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
@@ -149,7 +155,8 @@ def site(tmp_path, monkeypatch):
                          "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1",
                          "kind_name": "telescopes", "item_id": telescope.id,
                          "plan_id": plan.id, "row_id": plan.rows[0].id, "key": frame_key,
-                         "level": 0, "x": 0, "y": 0, "run_id": run.id, "product_id": product.id}
+                         "level": 0, "x": 0, "y": 0, "run_id": run.id, "product_id": product.id,
+                         "night": "2024-01-05"}
                   for role in VISITORS}
     yield services, params
     services.close()

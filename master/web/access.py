@@ -53,6 +53,7 @@ ACCESS: dict[str, str] = {
     "api.frames": "guest",
     "api.frame": "guest",
     "api.nodes": "guest",
+    "links.api_frame_link": "guest",
     "equipment.index": "guest",
     "equipment.item": "guest",
     "plans.index": "guest",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import PurePath
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
@@ -10,6 +9,7 @@ from common.objectstore import ObjectStoreError
 from master.models import Frame
 from .context import db, get_or_404, services
 from .formatting import filesize, sexagesimal, utc
+from .links import download_name, frame_link
 from .queries import FrameFilters, filter_choices, frame_page, parse_positive_int
 from .sending import send_object
 
@@ -98,6 +98,7 @@ def detail(frame_id: int):
     frame = get_or_404(Frame, frame_id)
     cards = frame.header.cards if frame.header is not None else []
     return render_template("frames/detail.html", frame=frame, groups=frame_fields(frame), cards=cards,
+                           link=frame_link(frame),
                            back=request.referrer if _same_site_referrer() else url_for("frames.index"))
 
 
@@ -135,11 +136,6 @@ def thumb(frame_id: int):
 @bp.get("/frames/<int:frame_id>/preview.png")
 def preview(frame_id: int):
     return image_response(get_or_404(Frame, frame_id), "preview")
-
-
-def download_name(frame: Frame) -> str:
-    name = PurePath((frame.original_name or "").replace("\\", "/")).name
-    return name or f"{frame.sha256}.fits"
 
 
 @bp.get("/frames/<int:frame_id>/download")

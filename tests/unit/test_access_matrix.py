@@ -104,6 +104,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
+    ("links.api_frame_link", "GET"): api(GUEST),
     ("users.index", "GET"): rule(ADMIN),
     ("users.create", "POST"): rule(ADMIN, ok=302),
     ("users.set_active", "POST"): rule(ADMIN, ok=302),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from common.objectstore import ObjectStoreError
 from master.models import Frame
@@ -142,3 +143,14 @@ def preview(frame_id: int):
 def download(frame_id: int):
     frame = get_or_404(Frame, frame_id)
     return send_object(frame.key, download_name(frame))
+
+
+@bp.post("/frames/<int:frame_id>/public")
+def set_public(frame_id: int):
+    """Observers mark a frame public (anonymous visitors may view and download it) or private again."""
+    frame = get_or_404(Frame, frame_id)
+    if FlaskForm().validate_on_submit():
+        frame.public = request.form.get("public") == "1"
+        db().commit()
+        flash("frame is public: anyone may view and download it" if frame.public else "frame is private", "ok")
+    return redirect(url_for("frames.detail", frame_id=frame.id))

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, abort, jsonify, url_for
+from flask_login import current_user
 
 from common.objectstore import ObjectStoreError
 from master.models import Frame
-from .context import get_or_404, services
+from .access import public_or_login
+from .context import db, services
 
 bp = Blueprint("links", __name__)
 
@@ -40,20 +42,38 @@ class Link:
                 "expires_at": self.expires_at.isoformat() if self.expires_at else None}
 
 
-def frame_link(frame: Frame, fallback_endpoint: str = "frames.download") -> Link:
+def portal_route(frame: Frame) -> str:
+    """The portal's own download of the frame: the frame's route for users, the viewer's (which serves
+    public frames to anyone) for anonymous visitors."""
+    if current_user.is_authenticated:
+        return url_for("frames.download", frame_id=frame.id, _external=True)
+    return url_for("viewer.download", key=frame.key, _external=True)
+
+
+def frame_link(frame: Frame) -> Link:
     """The frame's FITS as a time-limited presigned URL, or the portal's route when the store can't sign."""
     expires_s = services().config.store.link_expiry_s
     try:
         url = services().store.presigned_get(frame.key, expires_s, download_name(frame))
     except ObjectStoreError as exc:
-        return Link(url_for(fallback_endpoint, frame_id=frame.id, _external=True), False, None,
+        return Link(portal_route(frame), False, None,
                     f"No direct link: the object store failed ({exc}); this is the portal's download route.")
     if url is None:
-        return Link(url_for(fallback_endpoint, frame_id=frame.id, _external=True), False, None, LOCAL_NOTE)
+        return Link(portal_route(frame), False, None, LOCAL_NOTE)
     expires_at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=expires_s)
     return Link(url, True, expires_at, f"Direct from the object store; valid for {expires_s // 60} min.")
 
 
 @bp.get("/api/v1/frames/<int:frame_id>/link")
 def api_frame_link(frame_id: int):
-    return jsonify(frame_link(get_or_404(Frame, frame_id)).to_dict())
+    """A fresh link; anonymous visitors get one only for a public frame (401 otherwise, as for any API route)."""
+    return jsonify(frame_link(visible_frame(frame_id)).to_dict())
+
+
+def visible_frame(frame_id: int) -> Frame:
+    """The frame, for a logged-in user or when it is public; anonymous visitors learn nothing of others."""
+    row = db().get(Frame, frame_id)
+    public_or_login(lambda: row is not None and row.public)
+    if row is None:
+        abort(404)
+    return row

@@ -15,6 +15,7 @@ WIDTH, HEIGHT = 800.0, 260.0
 LEFT, RIGHT, TOP, BOTTOM = 60.0, 15.0, 15.0, 45.0
 COLOURS = 6  # c0 … c5 in obsy.css, shared with tonight's timeline
 MAX_X_LABELS = 12
+SESSION_GAP_S = 6 * 3600  # a longer pause between frames starts a new line: nights are not joined
 
 
 @dataclass
@@ -58,7 +59,7 @@ class TrendChart(ChartBox):
     name: str = ""
     label: str = ""
     dots: list[Dot] = field(default_factory=list)
-    line: str = ""  # accepted frames joined in time order
+    lines: list[str] = field(default_factory=list)  # accepted frames joined in time order, one line per session
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
 
@@ -118,10 +119,20 @@ def trend_chart(name: str, label: str, points: list[TrendPoint]) -> TrendChart |
     for x, p in zip(xs, points):
         chart.dots.append(Dot(sx(x), sy(p.value), p.accepted,
                               f"{p.when:%Y-%m-%d %H:%M} UTC: {p.value:g}{'' if p.accepted else ' (rejected)'}"))
-    chart.line = " ".join(f"{d.x},{d.y}" for d in chart.dots if d.accepted)
+    line: list[str] = []
+    previous = None
+    for x, dot in zip(xs, chart.dots):
+        if previous is not None and x - previous > SESSION_GAP_S and line:
+            chart.lines.append(" ".join(line))
+            line = []
+        previous = x
+        if dot.accepted:
+            line.append(f"{dot.x},{dot.y}")
+    if line:
+        chart.lines.append(" ".join(line))
     chart.y_ticks = [(sy(t), _tick_label(t)) for t in _ticks(y_lo, y_hi)]
     span_days = (x_hi - x_lo) / 86400
-    fmt = "%H:%M" if span_days < 1.5 else "%m-%d"
+    fmt = "%H:%M" if span_days < 0.5 else ("%m-%d %H:%M" if span_days < 3 else "%m-%d")
     chart.x_ticks = [(sx(t), _at(t0, t).strftime(fmt)) for t in _ticks(x_lo, x_hi, 6)]
     return chart
 

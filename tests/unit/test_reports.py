@@ -90,7 +90,8 @@ def test_charts_geometry_follows_the_numbers():
     assert xs == sorted(xs) and trend.left <= min(xs) and max(xs) <= trend.right
     worst = max(report.trends["hfr_px"], key=lambda p: p.value)
     assert min(d.y for d in trend.dots) == trend.dots[report.trends["hfr_px"].index(worst)].y  # higher is up
-    assert trend.line.count(",") == 29  # only accepted points are joined
+    # Only accepted points are joined, and the three nights are not joined to each other.
+    assert len(trend.lines) == 3 and sum(line.count(",") for line in trend.lines) == 29
     assert trend_chart("x", "x", []) is None
     assert integration_chart(target_report([])) is None
 

@@ -78,7 +78,7 @@ def _bad_request(message: str):
 
 
 def _cacheable(response: Response, max_age: int, etag: str) -> Response:
-    response.cache_control.private = True  # frames are not public: no shared cache keeps them
+    response.cache_control.private = True  # no shared cache keeps them (a public frame may be made private again)
     response.cache_control.max_age = max_age
     response.set_etag(etag)
     return response.make_conditional(request)

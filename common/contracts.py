@@ -229,6 +229,20 @@ class ParkRequest(Message):
     sent_at: datetime = Field(default_factory=utcnow)
 
 
+class WeatherReport(Message):
+    """Event: an observatory node's latest weather readings (every fresh numeric or yes/no value of
+    its sources), sent every ``publish_every_s`` so the master can keep a history and show it."""
+
+    SCHEMA: ClassVar[str] = "obsy.weather_report"
+    node: str = Field(pattern=NODE_NAME_PATTERN)
+    measured_at: datetime
+    # quantity -> value, e.g. {"ambient_c": 4.5, "humidity": 81, "rain": False}; a quantity two
+    # sources report is named "<source>.<quantity>" for the second
+    values: dict[str, float | bool] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
 class CloudMap(Message):
     """Event: an observatory node's all-sky cloud cover, overall and per alt/az region, for each
     newly judged all-sky image (so the planner can prefer the clear parts of the sky)."""
@@ -305,7 +319,7 @@ class PhotometryJob(Message):
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
-                                ParkRequest, CloudMap, RebuildMaster, MasterBuilt, UpdateLiveStack,
+                                ParkRequest, CloudMap, WeatherReport, RebuildMaster, MasterBuilt, UpdateLiveStack,
                                 LiveStackUpdated, SolexJob, PhotometryJob)
 }
 

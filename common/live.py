@@ -22,7 +22,8 @@ frame/latest   1     yes      obsy.live.frame          last ingested frame: targ
 nodes/<node>   1     yes      obsy.live.node           summary of the node's last heartbeat
 stack/<target> 1     yes      obsy.live.stack          the target's latest live stack update: night,
                                                        filter, frame count, preview and viewer keys
-weather        1     yes      obsy.live.weather        reserved (not published yet)
+weather        1     yes      obsy.live.weather        an observatory node's latest weather readings:
+                                                       values by quantity, when measured
 activity       0     no       obsy.live.activity       one line per notable event, for a ticker;
                                                        missing one is harmless
 ============== ===== ======== ======================== =============================================
@@ -51,6 +52,7 @@ from .contracts import (
     NodeHeartbeat,
     RoofState,
     SafetyState,
+    WeatherReport,
     utcnow,
 )
 
@@ -210,6 +212,8 @@ class LiveStackPreview(LivePayload):
 
 class LiveWeather(LivePayload):
     SCHEMA: ClassVar[str] = WEATHER.schema
+    node: str | None = None
+    at: datetime | None = None  # when measured
     values: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
@@ -263,6 +267,10 @@ def stack_payload(message: LiveStackUpdated) -> LiveStackPreview:
 
 def safety_payload(message: SafetyState) -> LiveSafety:
     return LiveSafety(node=message.node, state=message.state, reasons=list(message.reasons), at=message.sent_at)
+
+
+def weather_payload(message: WeatherReport) -> LiveWeather:
+    return LiveWeather(node=message.node, at=message.measured_at, values=dict(message.values))
 
 
 def job_payload(message: JobProgress) -> LiveJob:

@@ -57,6 +57,13 @@ CLOUDS_PATTERN = "observatory.*.clouds"
 def clouds_key(node: str) -> str:
     return f"observatory.{node}.clouds"
 
+
+WEATHER_PATTERN = "observatory.*.weather"
+
+
+def weather_key(node: str) -> str:
+    return f"observatory.{node}.weather"
+
 MOUNT_PATTERN = "telescope.*.mount"
 
 

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from common import home_assistant, live, names
 from common.contracts import (FrameIngested, JobProgress, LiveStackUpdated, Message, MountReport, NodeHeartbeat,
-                              RoofState, SafetyState)
+                              RoofState, SafetyState, WeatherReport)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ class LivePublisher:
     """Publishes live state for one site. ``start()`` returns at once, broker or not."""
 
     EVENT_PATTERNS = [names.SAFETY_PATTERN, names.JOB_PROGRESS_PATTERN, names.HEARTBEAT_PATTERN,
-                      names.FRAME_INGESTED_KEY, names.ROOF_PATTERN, names.MOUNT_PATTERN, names.LIVE_STACK_KEY]
+                      names.FRAME_INGESTED_KEY, names.ROOF_PATTERN, names.MOUNT_PATTERN, names.LIVE_STACK_KEY,
+                      names.WEATHER_PATTERN]
 
     def __init__(self, config, frame_lookup: FrameLookup | None = None, client_id: str | None = None):
         self.config = config
@@ -123,6 +124,9 @@ class LivePublisher:
             self.publish(live.MOUNT, live.mount_payload(message), node=message.node)
         elif isinstance(message, NodeHeartbeat):
             self.publish(live.NODE, live.node_payload(message), node=message.node)
+        elif isinstance(message, WeatherReport):
+            self.publish(live.WEATHER, live.weather_payload(message))
+            return
         elif isinstance(message, LiveStackUpdated):
             self.publish(live.STACK, live.stack_payload(message), node=live.stack_topic_name(message.target))
             return

@@ -276,6 +276,31 @@ class SafetyRecord(Base):
     __table_args__ = (Index("ix_safety_node_at", "node_name", "at"),)
 
 
+class WeatherRecord(Base):
+    """Weather readings as observatory nodes published them (every ``publish_every_s``)."""
+
+    __tablename__ = "weather_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63))
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    values: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (Index("ix_weather_node_at", "node_name", "measured_at"),)
+
+
+class CloudMapRecord(Base):
+    """All-sky cloud maps as observatory nodes published them (one per judged image)."""
+
+    __tablename__ = "cloud_maps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(63))
+    source: Mapped[str] = mapped_column(String(63))
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    label: Mapped[str] = mapped_column(String(20))
+    cloud_fraction: Mapped[float | None] = mapped_column(Float)
+    regions: Mapped[list] = mapped_column(JSON)
+    __table_args__ = (Index("ix_cloud_maps_node_at", "node_name", "taken_at"),)
+
+
 class RoofRecord(Base):
     """Roof states as observatory nodes published them (on every change), newest last."""
 

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from common.contracts import JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState
-from .models import JobRecord, Node, RoofCommandRecord, RoofRecord, SafetyRecord
+from common.contracts import CloudMap, JobProgress, NodeHeartbeat, RoofCommandResult, RoofState, SafetyState, WeatherReport
+from .models import CloudMapRecord, JobRecord, Node, RoofCommandRecord, RoofRecord, SafetyRecord, WeatherRecord
 
 
 def record_heartbeat(sessions, beat: NodeHeartbeat) -> None:
@@ -64,6 +64,20 @@ def record_safety(sessions, verdict: SafetyState) -> None:
     with sessions() as session:
         session.add(SafetyRecord(node_name=verdict.node, state=verdict.state, reasons=verdict.reasons,
                                  at=verdict.sent_at))
+        session.commit()
+
+
+def record_weather(sessions, report: WeatherReport) -> None:
+    with sessions() as session:
+        session.add(WeatherRecord(node_name=report.node, measured_at=report.measured_at, values=report.values))
+        session.commit()
+
+
+def record_cloud_map(sessions, cloud_map: CloudMap) -> None:
+    with sessions() as session:
+        session.add(CloudMapRecord(node_name=cloud_map.node, source=cloud_map.source[:63], taken_at=cloud_map.taken_at,
+                                   label=cloud_map.label[:20], cloud_fraction=cloud_map.cloud_fraction,
+                                   regions=cloud_map.regions))
         session.commit()
 
 

@@ -18,8 +18,9 @@ import dramatiq
 from dramatiq import Worker
 
 from common import names
-from common.contracts import (FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, RebuildMaster,
-                              RoofCommandResult, RoofState, SafetyState, SolexJob, UpdateLiveStack, parse_message)
+from common.contracts import (CloudMap, FrameIngested, InvalidMessage, JobProgress, NodeHeartbeat, RebuildMaster,
+                              RoofCommandResult, RoofState, SafetyState, SolexJob, UpdateLiveStack, WeatherReport,
+                              parse_message)
 from common.jobs import RETRY_OPTIONS, DeadLetterReasons, ReasonRecordingEncoder, make_broker, send_science_job
 from .ingest.claim import ingest_claim
 from .library.build import rebuild_master
@@ -29,7 +30,8 @@ from .stacking.live import update_live_stack
 from .science.photometry_job import run_photometry_job
 from .science.solex_job import run_solex
 from .models import DeadLetter
-from .nodes import record_heartbeat, record_job_progress, record_roof_result, record_roof_state, record_safety
+from .nodes import (record_cloud_map, record_heartbeat, record_job_progress, record_roof_result, record_roof_state,
+                    record_safety, record_weather)
 
 log = logging.getLogger(__name__)
 NODE_EVENTS_QUEUE = "obsy.master.node-events"
@@ -107,7 +109,8 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
 
 def subscribe_events(services) -> None:
     recorders = {NodeHeartbeat: record_heartbeat, JobProgress: record_job_progress, SafetyState: record_safety,
-                 RoofState: record_roof_state, RoofCommandResult: record_roof_result}
+                 RoofState: record_roof_state, RoofCommandResult: record_roof_result, WeatherReport: record_weather,
+                 CloudMap: record_cloud_map}
 
     def on_event(routing_key, message):
         record = recorders.get(type(message))
@@ -115,7 +118,8 @@ def subscribe_events(services) -> None:
             record(services.sessions, message)
 
     services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN,
-                            names.ROOF_PATTERN, names.ROOF_RESULT_PATTERN], on_event, queue_name=NODE_EVENTS_QUEUE)
+                            names.ROOF_PATTERN, names.ROOF_RESULT_PATTERN, names.WEATHER_PATTERN,
+                            names.CLOUDS_PATTERN], on_event, queue_name=NODE_EVENTS_QUEUE)
 
     def on_ingested(routing_key, message):
         if isinstance(message, FrameIngested):

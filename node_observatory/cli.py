@@ -113,7 +113,7 @@ def observatory_group(ctx, config_path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     from common.events import make_event_bus
-    from .publish import CloudMapPublisher, SafetyPublisher
+    from .publish import CloudMapPublisher, SafetyPublisher, WeatherPublisher
 
     from .exports.factory import start_exports
     from .notify.factory import build_notifications
@@ -140,7 +140,8 @@ def observatory_group(ctx, config_path) -> None:
             roof.recover()
         run_loop(monitor, config.safety.tick_s, stop, click.echo,
                  on_status=status_handler(_publishers(SafetyPublisher(bus, config.node.name, config.publish_every_s),
-                                                      CloudMapPublisher(bus, config.node.name, monitor)), roof,
+                                                      CloudMapPublisher(bus, config.node.name, monitor),
+                                                      WeatherPublisher(bus, config.node.name, config.publish_every_s)), roof,
                                           exports, commands, notifications.on_status), wake=wake)
     finally:
         notifications.close()

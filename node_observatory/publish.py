@@ -3,10 +3,11 @@ so that listeners can tell a live verdict from a stale one."""
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 from common import names
-from common.contracts import CloudMap, SafetyState
+from common.contracts import CloudMap, SafetyState, WeatherReport
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +62,49 @@ class CloudMapPublisher:
             self._sent[source.name] = source.map_serial
             sent += 1
         return sent
+
+
+class WeatherPublisher:
+    """The fresh numeric and yes/no readings of every source, as a ``WeatherReport`` every
+    ``every_s`` (and not at all while no source has a fresh value)."""
+
+    def __init__(self, bus, node: str, every_s: float):
+        self.bus = bus
+        self.node = node
+        self.every = timedelta(seconds=every_s)
+        self._last_sent: datetime | None = None
+
+    def __call__(self, status) -> bool:
+        if self._last_sent is not None and status.time - self._last_sent < self.every:
+            return False
+        report = weather_report(self.node, status)
+        if report is None:
+            return False
+        try:
+            self.bus.publish(names.weather_key(self.node), report)
+        except Exception as exc:  # the broker may be down; the next period tries again
+            log.warning("weather report not published: %s", exc)
+            return False
+        self._last_sent = status.time
+        return True
+
+
+def weather_report(node: str, status) -> WeatherReport | None:
+    values: dict[str, float | bool] = {}
+    sources, times = [], []
+    for source in status.sources:
+        if not source.fresh or source.reading is None:
+            continue
+        used = False
+        for quantity, value in source.reading.values.items():
+            if isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)):
+                key = quantity if quantity not in values else f"{source.name}.{quantity}"
+                values[key] = value if isinstance(value, bool) else float(value)
+                used = True
+        if used:
+            sources.append(source.name)
+            times.append(source.reading.time)
+    if not values:
+        return None
+    # The oldest of the readings used: the report is no fresher than its stalest part.
+    return WeatherReport(node=node, measured_at=min(times), values=values, sources=sources)

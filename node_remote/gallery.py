@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 API_PATH = "/api/v1/public/targets"
 FRAMES_PATH = "/api/v1/public/frames"
+WEATHER_PATH = "/api/v1/public/weather?hours=24"
 MAX_PREVIEW_BYTES = 8 * 1024 * 1024
 
 
@@ -69,7 +70,7 @@ def preview_path(frame_id: int) -> str:
 
 class Gallery:
     def __init__(self, base_url: str, *, token: str = "", timeout_s: float = 10.0, refresh_s: float = 300.0,
-                 max_items: int = 60, viewer_base: str = ""):
+                 max_items: int = 60, viewer_base: str = "", weather=None):
         self.base_url = base_url.rstrip("/")
         self.viewer_base = viewer_base.rstrip("/")  # the master as browsers reach it (web.master_url)
         self.timeout_s, self.refresh_s, self.max_items = timeout_s, refresh_s, max_items
@@ -83,6 +84,7 @@ class Gallery:
         self._status = {"fetched_at": None, "checked_at": None, "error": None, "failing_since": None}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.weather = weather  # a WeatherHistory to fill from the master's public weather, or None
 
     @property
     def enabled(self) -> bool:
@@ -100,6 +102,7 @@ class Gallery:
                 self._status["failing_since"] = self._status["failing_since"] or self._status["checked_at"]
             log.warning("remote gallery: %s", exc)
             return False
+        self._fetch_weather()
         with self._lock:
             self._items, self._frames, self._previews = items, frames, previews
             now = _now()
@@ -138,6 +141,18 @@ class Gallery:
             if data is not None:
                 previews[frame_id] = data
         return [item.model_dump() for item in items], [frame.model_dump() for frame in frames], previews
+
+    def _fetch_weather(self) -> None:
+        """The weather chart's history; a master without it (404) or a bad answer leaves the chart
+        to the live topic alone."""
+        if self.weather is None:
+            return
+        try:
+            with self._get(WEATHER_PATH) as response:
+                if response.status_code == 200:
+                    self.weather.seed(response.json().get("nodes", {}))
+        except (GalleryError, ValueError, AttributeError) as exc:
+            log.info("remote gallery: no weather history from the master (%s)", exc)
 
     def _preview(self, frame_id: int) -> bytes | None:
         """The PNG, or None when the master has none to give (the item is shown without it)."""

@@ -17,7 +17,7 @@ class RemoteNode:
         g = config.gallery
         self.gallery = Gallery(g.master_api_url or config.web.master_url, token=g.token, timeout_s=g.timeout_s,
                                refresh_s=g.refresh_s, max_items=g.max_items,
-                               viewer_base=config.web.master_url)
+                               viewer_base=config.web.master_url, weather=self.state.weather)
         extra = {"keepalive_s": keepalive_s} if keepalive_s is not None else {}
         self.app = create_app(self.state, title=config.web.title, master_url=config.web.master_url,
                               max_streams=config.web.max_streams, gallery=self.gallery, **extra)

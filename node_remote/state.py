@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 
 from common import live
 
+from .weather import WeatherHistory
+
 STREAM_QUEUE_SIZE = 100
 ACTIVITY_KEPT = 20
 
@@ -32,10 +34,13 @@ class LiveState:
         self._streams: set[queue.Queue] = set()
         self.rejected = 0
         self.last_rejection: str | None = None
+        self.weather = WeatherHistory()  # the chart's points (the topic holds only the latest)
 
     # -- updates (MQTT thread) ---------------------------------------------------------------
 
     def update(self, leaf: str, payload: dict, retained: bool = True) -> None:
+        if leaf == live.WEATHER.leaf:
+            self.weather.add(payload)
         with self._lock:
             if retained:
                 self._topics[leaf] = payload

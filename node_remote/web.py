@@ -1,5 +1,6 @@
 """The public, read-only site: ``/`` live page, ``/events`` Server-Sent Events, ``/api/state`` JSON,
-``/gallery`` the public targets' latest previews (served from the gallery's cache).
+``/gallery`` the public targets' latest previews (served from the gallery's cache), ``/weather.svg``
+the weather chart.
 
 A Flask application factory; the state it shows is passed in. Strict Content-Security-Policy:
 scripts, styles and connections only from this site (no CDN, no inline code).
@@ -113,6 +114,12 @@ def create_app(state: LiveState, *, title: str = "OBSY observatory", master_url:
             abort(404)
         response = Response(data, mimetype="image/png")
         response.cache_control.max_age = 300
+        return response
+
+    @app.get("/weather.svg")
+    def weather_chart():
+        response = Response(state.weather.svg(), mimetype="image/svg+xml")
+        response.cache_control.no_store = True
         return response
 
     @app.get("/healthz")

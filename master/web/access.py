@@ -44,6 +44,7 @@ ACCESS: dict[str, str] = {
     "viewer.download": "anonymous",
     "links.api_frame_link": "anonymous",
     "public.api_frames": "anonymous",
+    "public.api_weather": "anonymous",
     # any FITS object by key (masters, stacks): logged-in users
     "viewer.object_": "guest",
     "nodes.index": "guest",

@@ -2,10 +2,11 @@
 marked public (previews, viewer, download; see ``viewer`` and ``links``). Nothing else."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from sqlalchemy import func, select
 
 from master.models import Frame, Target
+from master.weather import hours_ago, weather_history
 from .context import db
 from .formatting import iso
 from .frames import image_response
@@ -76,6 +77,22 @@ def api_frames():
 @bp.get("/api/v1/public/targets")
 def api_targets():
     return jsonify(items=public_targets())
+
+
+WEATHER_MAX_HOURS = 72
+
+
+@bp.get("/api/v1/public/weather")
+def api_weather():
+    """The observatory nodes' weather readings of the last ``hours`` (default 24, at most 72):
+    live status, public like the remote site's live page."""
+    try:
+        hours = float(request.args.get("hours", 24))
+    except ValueError:
+        abort(400, description="hours must be a number")
+    if not 0 < hours <= WEATHER_MAX_HOURS:
+        abort(400, description=f"hours must be more than 0 and at most {WEATHER_MAX_HOURS}")
+    return jsonify(hours=hours, nodes=weather_history(db(), hours_ago(hours)))
 
 
 @bp.get("/public/previews/<int:frame_id>.png")

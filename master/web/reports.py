@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, render_template
 from master.models import Target
 from master.reports import aggregate, csv_export, queries
 from master.safety_timeline import stretches
+from master.weather import weather_history, weather_summary
 from .context import db, get_or_404
 from .observatory import STALE_S, observatory_nodes, safety_records
 from .report_charts import integration_chart, trend_chart
@@ -53,7 +54,8 @@ def _night_context(night: date) -> dict:
     timelines = {node: stretches(rows, start, end, STALE_S) for node, rows in records.items() if rows}
     inside = [r for rows in records.values() for r in rows if start <= aggregate.aware(r.at) <= end]
     return {"night": night, "frames": frames, "start": start, "end": end, "timelines": timelines,
-            "groups": aggregate.night_groups(frames), "weather": aggregate.weather_notes(inside)}
+            "groups": aggregate.night_groups(frames), "weather": aggregate.weather_notes(inside),
+            "readings": weather_summary(weather_history(db(), start, end, max_points=10_000))}
 
 
 @bp.get("/reports/nights/<night>")

@@ -50,6 +50,7 @@ class SourceStatus:
     reasons: tuple[str, ...]
     age_s: float | None
     reading: Reading | None
+    fresh: bool = False  # the reading is recent enough to be believed (not stale, not from the future)
 
     def to_dict(self) -> dict:
         return {
@@ -114,7 +115,7 @@ class SourceSlot:
             reason = (f"data time {self.reading.time.isoformat()} is {-age:.0f} s in the future "
                       "(check clocks and time zone)")
             return SourceStatus(self.name, required, Verdict.UNKNOWN, (reason,), age, self.reading)
-        return SourceStatus(self.name, required, self.verdict, self.reasons, age, self.reading)
+        return SourceStatus(self.name, required, self.verdict, self.reasons, age, self.reading, fresh=True)
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,31 @@
     });
   }
 
+  // Current values as a list; the chart image is redrawn by the server on each new reading.
+  var lastWeatherAt = null;
+  function renderWeather() {
+    var weather = topics["weather"];
+    var list = document.getElementById("weather-values");
+    if (!weather || !weather.values) return;
+    list.textContent = "";
+    Object.keys(weather.values).sort().forEach(function (name) {
+      var dt = document.createElement("dt");
+      dt.textContent = name;
+      var dd = document.createElement("dd");
+      dd.setAttribute("data-quantity", name);
+      dd.textContent = text(weather.values[name]);
+      list.appendChild(dt);
+      list.appendChild(dd);
+    });
+    if (weather.at !== lastWeatherAt) {
+      lastWeatherAt = weather.at;
+      document.getElementById("weather-chart").src = "/weather.svg?at=" + encodeURIComponent(weather.at || "");
+    }
+  }
+
   function render() {
     renderFields();
+    renderWeather();
     renderNodes();
     renderActivity();
   }

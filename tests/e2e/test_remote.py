@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import expect
 
 from common import names
 from common.config import MqttConfig, RemoteConfig
-from common.contracts import FrameIngested, JobProgress, MountReport, RoofState, SafetyState
+from common.contracts import FrameIngested, JobProgress, MountReport, RoofState, SafetyState, WeatherReport
 from common.events import InProcessEventBus
 from master.live import LivePublisher
 from node_remote.server import RemoteNode
@@ -62,6 +63,13 @@ def test_live_page_updates_without_reload(browser, live_site):
         expect(page.locator("#mounts [data-mount='scope1']")).to_have_text("scope1: unparked")
         assert page.locator("#roofs b").count() == 0  # the alarm text is text, not markup
         assert page.text_content("[data-field='frame/latest.object_name']") == "M 31"
+        bus.publish(names.weather_key("roof1"), WeatherReport(node="roof1", measured_at=datetime.now(timezone.utc),
+                                                              values={"ambient_c": 4.5, "rain": False}))
+        expect(page.locator("#weather-values dd[data-quantity='ambient_c']")).to_have_text("4.5")
+        assert page.text_content("#weather-values dd[data-quantity='rain']") == "false"
+        expect(page.locator("#weather-chart")).to_have_attribute("src", re.compile(r"^/weather\.svg\?at="))
+        chart = page.request.get(node.url + "/weather.svg").text()
+        assert 'data-quantity="ambient_c"' in chart and "<polyline" in chart
 
         mosquitto.stop()
         lost = re.compile(r"^connection lost since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")

@@ -1,5 +1,6 @@
 """Rain on the weather station → the observatory node publishes `unsafe` through RabbitMQ →
-the telescope node aborts its exposure and parks → the master records the verdict and the job."""
+the telescope node aborts its exposure and parks → the master records the verdict and the job
+(and the station's readings, which the node reports every ``publish_every_s``)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from common.config import BrokerConfig
 from common.contracts import JobProgress, ScheduleJob
 from common.events import RabbitEventBus
 from common.jobs import make_broker, send_schedule
-from master.models import JobRecord, SafetyRecord
+from master.models import JobRecord, SafetyRecord, WeatherRecord
 from .helpers import print_log_tails, private_env, run_obsy, s3_and_broker_sections, start_obsy, stop_group, wait_for
 
 
@@ -66,7 +67,11 @@ def test_rain_parks_the_telescope_and_the_master_records_it(rabbitmq, postgres, 
         wait_for(lambda: verdicts()[-1] == "unsafe", 10, "the unsafe verdict on the master")
         with engine.connect() as connection:
             job = connection.execute(select(JobRecord.state, JobRecord.reason)).one()
+            readings = connection.execute(select(WeatherRecord.node_name, WeatherRecord.values)
+                                          .order_by(WeatherRecord.id)).all()
         assert job.state == "interrupted"
+        assert readings and all(node == "roof1" for node, _ in readings)
+        assert readings[0].values == {"wind_kmh": 10.0, "humidity": 60.0, "rain": False}
     finally:
         broker.close()
         bus.close()

@@ -43,6 +43,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("public.api_targets", "GET"): api(ANON),
     ("public.preview", "GET"): rule(ANON),  # the site's frame belongs to its public target
     ("public.api_frames", "GET"): api(ANON),
+    ("public.api_weather", "GET"): api(ANON),
     ("index", "GET"): rule(GUEST, ok=302),
     ("auth.logout", "POST"): rule(GUEST, ok=302),
     ("account.index", "GET"): rule(GUEST),

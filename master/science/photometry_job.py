@@ -2,8 +2,10 @@
 
 Frames: the target's accepted light frames in the repository (``frames.target_name``, optionally one
 filter), in time order, fetched one at a time so memory does not grow with the night. Comparison
-stars: the request's list, or an automatic ensemble picked on the first frame. Products: the light
-curve as CSV and as an AAVSO Extended report, linked to every frame that was measured.
+stars: the request's list, or an automatic ensemble picked on the first frame. Each frame is first
+calibrated with the library's masters (``calibration``); the products record which, or what was
+missing. Products: the light curve as CSV and as an AAVSO Extended report, linked to every frame
+that was measured.
 
 A frame that cannot be measured is listed on the run with its reason; a run with no usable frame
 ends ``failed`` with the reason. Neither is retried.
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from common.contracts import InvalidMessage, PhotometryJob, parse_message
 from master.fitsmeta.reader import FitsReadError, read_fits
 from master.models import Frame, PhotometryRun
+from .calibration import RunCalibration
 from .ensemble import auto_comparisons
 from .lightcurve_csv import format_lightcurve_csv
 from .photometry import PhotometryError, Star, differential_photometry, format_aavso_extended, measure_frame
@@ -76,7 +79,8 @@ def _reference_magnitudes(comps: list[Star], first) -> list[Star]:
     return kept
 
 
-def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[Star] | None):
+def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[Star] | None,
+                 calibration: RunCalibration):
     target = target_star(run)
     automatic = comps is None
     measured, rejected = [], []
@@ -87,6 +91,7 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
             try:
                 services.store.get_file(frame.key, tmp)
                 header, data = read_fits(tmp, require_image=True)
+                data = calibration.apply(frame, data)
                 if comps is None:
                     comps = auto_comparisons(data, header, target, fwhm=frame.fwhm_px or 3.0,
                                              saturation=header.get("SATURATE"))
@@ -122,7 +127,11 @@ def run_photometry_job(services, raw) -> str:
     if not frames:
         _finish(services, run.id, state="failed", reason=f"no accepted light frames of {run.target_name!r}")
         return "failed"
-    target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run))
+    calibration = RunCalibration(services)
+    try:
+        target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run), calibration)
+    finally:
+        calibration.close()
     if not measured:
         _finish(services, run.id, state="failed", reason="no frame could be measured", frames_rejected=rejected,
                 frames_used=0)
@@ -139,6 +148,7 @@ def run_photometry_job(services, raw) -> str:
     report = format_aavso_extended(curve, obscode=run.obscode, software="OBSY", date_type="BJD",
                                    filter_name=None, star_id=target.name)
     frame_ids = [by_key[m.path].id for m in measured]
+    parameters["calibration"] = calibration.provenance(frame_ids)
     prefix = f"products/photometry/run-{run.id}"
     with services.sessions() as session:
         store_product(session, services.store, kind="lightcurve_csv", key=f"{prefix}/lightcurve.csv",

@@ -26,6 +26,7 @@ from master.fitsmeta.reader import FitsReadError, read_fits
 from master.models import Frame, PhotometryRun
 from .calibration import RunCalibration
 from .ensemble import auto_comparisons
+from .frame_wcs import PlateSolveError, RunSolver
 from .lightcurve_csv import format_lightcurve_csv
 from .photometry import PhotometryError, Star, differential_photometry, format_aavso_extended, measure_frame
 from .products import store_product
@@ -80,8 +81,9 @@ def _reference_magnitudes(comps: list[Star], first) -> list[Star]:
 
 
 def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[Star] | None,
-                 calibration: RunCalibration):
+                 calibration: RunCalibration, solver: RunSolver):
     target = target_star(run)
+    needs_wcs = target.x is None or any(c.x is None for c in comps or [])
     automatic = comps is None
     measured, rejected = [], []
     fd, tmp = tempfile.mkstemp(prefix="obsy-phot-", suffix=".fits")
@@ -92,6 +94,8 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
                 services.store.get_file(frame.key, tmp)
                 header, data = read_fits(tmp, require_image=True)
                 data = calibration.apply(frame, data)
+                if needs_wcs:
+                    header = solver.ensure_wcs(frame, tmp, header, data)
                 if comps is None:
                     comps = auto_comparisons(data, header, target, fwhm=frame.fwhm_px or 3.0,
                                              saturation=header.get("SATURATE"))
@@ -102,7 +106,7 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
                     annulus_fwhm=(run.annulus_inner_fwhm, run.annulus_outer_fwhm)))
                 if automatic and len(measured) == 1:
                     comps = _reference_magnitudes(comps, measured[0])
-            except (FitsReadError, PhotometryError, OSError) as exc:
+            except (FitsReadError, PhotometryError, PlateSolveError, OSError) as exc:
                 rejected.append([frame.id, str(getattr(exc, "reason", exc))[:300]])
     finally:
         os.unlink(tmp)
@@ -127,9 +131,10 @@ def run_photometry_job(services, raw) -> str:
     if not frames:
         _finish(services, run.id, state="failed", reason=f"no accepted light frames of {run.target_name!r}")
         return "failed"
-    calibration = RunCalibration(services)
+    calibration, solver = RunCalibration(services), RunSolver(services, run.target_name)
     try:
-        target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run), calibration)
+        target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run), calibration,
+                                                         solver)
     finally:
         calibration.close()
     if not measured:
@@ -149,6 +154,7 @@ def run_photometry_job(services, raw) -> str:
                                    filter_name=None, star_id=target.name)
     frame_ids = [by_key[m.path].id for m in measured]
     parameters["calibration"] = calibration.provenance(frame_ids)
+    parameters["plate_solved"] = {i: how for i, how in solver.solved.items() if int(i) in frame_ids}
     prefix = f"products/photometry/run-{run.id}"
     with services.sessions() as session:
         store_product(session, services.store, kind="lightcurve_csv", key=f"{prefix}/lightcurve.csv",

@@ -42,14 +42,19 @@ def test_star_pattern_match_recovers_the_true_wcs(rotation, shift):
     truth = celestial_wcs(true_header)
     bare = strip_wcs(true_header)
     assert celestial_wcs(bare) is None  # nothing of the answer is left on the frame
-    wcs, how = match_reference(data, Reference.from_frame(ref_data, celestial_wcs(ref_header), frame_id=7))
+    reference = Reference.from_frame(ref_data, celestial_wcs(ref_header), frame_id=7)
+    wcs, how = match_reference(data, reference)
     assert how["method"] == "star pattern" and how["reference_frame"] == 7 and how["matched"] >= 10
+    # a frame near the reference is paired directly; a rotated one needs the asterism search
+    assert how["matcher"] == ("near the last match" if rotation == 0 else "asterisms")
     assert how["rms_px"] < 0.2
     # every part of the frame lands where the true WCS says, within a fraction of a pixel
     yy, xx = np.mgrid[0:data.shape[0]:50, 0:data.shape[1]:50]
     pixels = np.column_stack([xx.ravel(), yy.ravel()]).astype(float)
     back = truth.all_world2pix(wcs.all_pix2world(pixels, 0), 0)
     assert np.max(np.hypot(*(back - pixels).T)) < 0.25
+    again, how = match_reference(data, reference)  # the next frame of the series starts from this match
+    assert how["matcher"] == "near the last match" and np.allclose(again.wcs.cd, wcs.wcs.cd, rtol=1e-3, atol=1e-9)
 
 
 def test_a_different_field_does_not_match():

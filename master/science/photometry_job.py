@@ -150,8 +150,10 @@ def run_photometry_job(services, raw) -> str:
                   "aperture_fwhm": run.aperture_fwhm,
                   "annulus_fwhm": [run.annulus_inner_fwhm, run.annulus_outer_fwhm], "filter": run.filter_name,
                   "frames": len(measured), "frames_rejected": len(rejected)}
+    charts = {c.get("chart") for c in run.comparisons or []}
+    chart = charts.pop() if len(charts) == 1 and None not in charts else "na"  # the VSP chart the comparisons came from
     report = format_aavso_extended(curve, obscode=run.obscode, software="OBSY", date_type="BJD",
-                                   filter_name=None, star_id=target.name)
+                                   filter_name=None, star_id=target.name, chart=chart)
     frame_ids = [by_key[m.path].id for m in measured]
     parameters["calibration"] = calibration.provenance(frame_ids)
     parameters["plate_solved"] = {i: how for i, how in solver.solved.items() if int(i) in frame_ids}

@@ -91,7 +91,7 @@ def chart_comparisons(chart: dict, band: str = "V") -> list[dict]:
             stars.append({"name": str(item.get("auid") or item.get("label") or f"C{len(stars) + 1}")[:40],
                           "label": str(item.get("label") or "")[:20], "ra": ra, "dec": dec,
                           "mag": float(chosen["mag"]), "mag_err": float(error) if error is not None else None,
-                          "source": source})
+                          "source": source, "chart": str(chart.get("chartid") or "na")[:20]})
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise VspError(f"the VSP chart has a star that cannot be read ({exc!r})") from None
     if not stars:

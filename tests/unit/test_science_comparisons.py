@@ -73,6 +73,7 @@ def test_vsp_chart_is_fetched_once_then_cached(services, vsp):
         assert session.scalar(select(CatalogLookup.query_key)) == "vsp:v0001 tst:30:16"
     first, second = stars
     assert (first["name"], first["label"], first["mag"], first["mag_err"]) == ("000-TST-101", "118", 11.82, 0.021)
+    assert first["chart"] == "X00001TST"  # goes into the AAVSO report's CHART field
     assert first["ra"] == pytest.approx(149.875) and first["dec"] == pytest.approx(55.05)
     assert second["dec"] == pytest.approx(54.958333, abs=1e-6)
     ic = chart_comparisons(json.loads(CHART), "Ic")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
+from master.fitsmeta.reader import FitsReadError
 from master.library.catalog import current_masters, fetch, stand_in
 from master.library.groups import frame_meta
 from master.models import Frame, FrameCalibration, MasterFrame
@@ -64,11 +65,11 @@ class RunCalibration:
         if all(s is None for s in stands):
             note.update(source="none", missing=warnings or ["the calibration library has no master for this frame"])
             return data
-        bias, dark, flat = (self._fetch(s) for s in stands)
         try:
+            bias, dark, flat = (self._fetch(s) for s in stands)
             out, record = calibrate_light(data, frame_meta(frame), bias=bias, dark=dark, flat=flat,
                                           warnings=warnings)
-        except CalibrationError as exc:  # a master that does not fit this frame: measure it raw, say why
+        except (CalibrationError, FitsReadError) as exc:  # a broken or ill-fitting master: measure raw, say why
             note.update(source="none", bias=None, dark=None, flat=None, missing=[f"not calibrated: {exc}"])
             return data
         note.update(dark_scale=record.dark_scale, missing=record.warnings or None)

@@ -124,3 +124,12 @@ def test_a_recorded_calibration_is_reused(services, raw_field):
     assert {m["id"] for m in calibration["masters"]} >= {recorded_bias, flat_id}
     assert error(rows, raw_field[1]) < 0.015
     assert newer_bias  # chosen for the frames without a record (nearest date, then the newest id)
+
+
+def test_a_broken_master_is_named_and_the_frames_measured_raw(services, raw_field):
+    bias_id = add_master(services, "bias", np.full(frame_shape(services), PEDESTAL))
+    with services.sessions() as session:
+        services.store.put_bytes(session.get(MasterFrame, bias_id).key, b"not a FITS file")
+    calibration, rows, _ = run(services, raw_field)
+    assert len(rows) == N and calibration["uncalibrated_frames"] and calibration["masters"] == []
+    assert all(m.startswith("not calibrated: ") for m in calibration["missing"])

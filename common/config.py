@@ -89,7 +89,7 @@ class NodesConfig(Section):
 
 
 class CatalogConfig(Section):
-    """Online name lookup at CDS, used when the offline catalogue does not know a name."""
+    """Online lookups: names at CDS when the offline catalogue does not know them; AAVSO VSP charts."""
 
     enabled: bool = Field(default=True, description="false: search only the offline catalogue (OpenNGC)")
     sesame_url: str = Field(default="https://cds.unistra.fr/cgi-bin/nph-sesame",
@@ -99,6 +99,8 @@ class CatalogConfig(Section):
     timeout_s: float = Field(default=4.0, gt=0, le=30, description="give up on an answer after this long")
     cache_days: float = Field(default=30.0, ge=0, description="keep a name that was found this long")
     miss_cache_hours: float = Field(default=6.0, ge=0, description="keep a name that was not found this long")
+    vsp_url: str = Field(default="https://app.aavso.org/vsp/api/chart", pattern=r"^https?://\S+$",
+                         description="AAVSO VSP chart API (comparison stars for photometry, kept cache_days)")
 
 
 class NodeIdentity(Section):

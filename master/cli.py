@@ -175,12 +175,25 @@ def token_revoke_command(config_path, token_id) -> None:
 
 
 def queue_solex(services):
+    """What follows a new SER video: a queued job, or with the in-process broker the reconstruction now.
+
+    An embedded broker lives in this process' memory only, so a queued job would be lost at exit;
+    the row then says how the reconstruction went."""
     from common import names
-    from common.contracts import SolexJob
+    from common.contracts import InvalidMessage, SolexJob
     from common.jobs import send_science_job
 
-    return lambda capture_id: send_science_job(services.job_broker, names.SOLEX_ACTOR,
-                                               SolexJob(ser_capture_id=capture_id))
+    if services.config.broker.kind != "embedded":
+        return lambda capture_id: send_science_job(services.job_broker, names.SOLEX_ACTOR,
+                                                   SolexJob(ser_capture_id=capture_id))
+    from .science.solex_job import run_solex
+
+    def reconstruct_now(capture_id: int) -> dict:
+        try:
+            return {"solex": "done", "solex_products": run_solex(services, SolexJob(ser_capture_id=capture_id).to_wire())}
+        except InvalidMessage as exc:
+            return {"solex": "failed", "solex_reason": str(exc)}
+    return reconstruct_now
 
 
 @click.command("ingest")
@@ -190,7 +203,8 @@ def queue_solex(services):
 def ingest_command(config_path, as_json, paths) -> None:
     """Import FITS files, SER videos and folders (.fits .fit .fts .fz, gzip, .ser) into the repository.
 
-    A new SER video is filed and its Sol'ex reconstruction is queued for the master worker."""
+    A new SER video is filed and its Sol'ex reconstruction is queued for the master worker (with the
+    embedded broker, the default, it is reconstructed here and then)."""
     from tqdm import tqdm
 
     from .ingest.local import collect, ingest_paths
@@ -207,6 +221,9 @@ def ingest_command(config_path, as_json, paths) -> None:
             click.echo(json.dumps(row))
         elif row["status"] == "rejected":
             progress.write(f"rejected {row['path']}: {row['reason']}", file=sys.stderr)
+        elif row.get("solex"):
+            progress.write(f"Sol'ex {row['path']}: " + (f"{row['solex_products']} products" if row["solex"] == "done"
+                                                          else f"failed: {row['solex_reason']}"), file=sys.stderr)
     progress.close()
     if not as_json:
         click.echo(f"{counts['ingested']} ingested, {counts['duplicate']} duplicate, {counts['rejected']} rejected")

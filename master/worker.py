@@ -136,8 +136,6 @@ def run_worker_process(config, threads: int) -> None:
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
     worker = Worker(broker, queues=WORKER_QUEUES, worker_threads=threads, worker_timeout=1000)
-    worker = Worker(broker, queues={names.INGEST_QUEUE, names.SCIENCE_QUEUE}, worker_threads=threads,
-                    worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -145,8 +143,6 @@ def run_worker_process(config, threads: int) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
     log.info("worker process %s consuming %s with %d threads", os.getpid(), sorted(WORKER_QUEUES), threads)
-    log.info("worker process %s consuming %s and %s with %d threads", os.getpid(), names.INGEST_QUEUE,
-             names.SCIENCE_QUEUE, threads)
     stop.wait()
     worker.stop(timeout=10_000)
     broker.close()

@@ -83,9 +83,10 @@ def ingest_ser(services, path: Path, sha256: str, size: int, on_ser) -> dict:
     store = services.store
     capture, duplicate = file_ser(services.sessions, row, sha256, size, lambda key: store.put_file(key, path),
                                   node=None, original_name=path.name, source="import")
-    if not duplicate and on_ser is not None:
-        on_ser(capture.id)
-    return ser_summary(path, "duplicate" if duplicate else "ingested", sha256, capture)
+    followed = on_ser(capture.id) if not duplicate and on_ser is not None else None
+    row = ser_summary(path, "duplicate" if duplicate else "ingested", sha256, capture)
+    row.update(followed or {})  # an inline reconstruction says how it went
+    return row
 
 
 def ingest_one(services, path: Path, on_ser=None) -> dict:
@@ -112,6 +113,7 @@ def ingest_one(services, path: Path, on_ser=None) -> dict:
 
 
 def ingest_paths(services, paths: Iterable[Path], on_ser=None) -> Iterator[dict]:
-    """``on_ser(capture_id)`` is called for each new SER video (to queue its reconstruction)."""
+    """``on_ser(capture_id)`` is called for each new SER video (to queue or run its reconstruction);
+    a dict it returns is added to that file's row."""
     for path in paths:
         yield ingest_one(services, path, on_ser)

@@ -102,8 +102,11 @@ def _star(name: str, coords, mag=None):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--target", nargs=2, type=float, required=True, metavar="RA DEC", help="Target J2000, degrees.")
 @click.option("--target-name", default="TARGET", show_default=True, help="STARID in the report.")
-@click.option("--comp", "comps", nargs=2, type=float, multiple=True, required=True, metavar="RA DEC",
+@click.option("--comp", "comps", nargs=2, type=float, multiple=True, metavar="RA DEC",
               help="Comparison star, degrees (repeatable).")
+@click.option("--comp-file", type=click.Path(exists=True, dir_okay=False),
+              help="Comparison stars from a catalogue file: CSV with name, ra, dec, mag columns, or a VSP chart (JSON).")
+@click.option("--band", default="V", show_default=True, help="Band of the magnitudes taken from a VSP chart.")
 @click.option("--comp-mag", "comp_mags", type=float, multiple=True,
               help="Catalogue magnitude of each comparison, in order (all or none).")
 @click.option("--check", nargs=2, type=float, default=None, metavar="RA DEC", help="Check star, degrees.")
@@ -115,15 +118,27 @@ def _star(name: str, coords, mag=None):
 @click.option("--site", nargs=3, type=float, default=None, metavar="LAT LON ELEV",
               help="Site (deg, deg east, m) when the headers lack SITELAT/SITELONG.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Report file.")
-def photometry_command(paths, target, target_name, comps, comp_mags, check, obscode, date_type, filter_name, chart,
-                       aperture, site, out_path) -> None:
+def photometry_command(paths, target, target_name, comps, comp_file, band, comp_mags, check, obscode, date_type,
+                       filter_name, chart, aperture, site, out_path) -> None:
     """Differential photometry of a target against comparison stars, as an AAVSO Extended report."""
     from .photometry import differential_photometry, format_aavso_extended, measure_files
 
     if comp_mags and len(comp_mags) != len(comps):
         raise click.UsageError("give one --comp-mag per --comp, or none")
+    if bool(comps) == bool(comp_file):
+        raise click.UsageError("give the comparison stars with --comp or with --comp-file (one of them)")
     target_star = _star(target_name, target)
     comp_stars = [_star(f"C{i + 1}", c, comp_mags[i] if comp_mags else None) for i, c in enumerate(comps)]
+    if comp_file:
+        from .comparison_file import parse_catalogue
+        from .run_request import RequestError
+
+        try:
+            listed = parse_catalogue(Path(comp_file).read_bytes(), band)
+        except RequestError as exc:
+            raise click.BadParameter(str(exc), param_hint="--comp-file") from None
+        comp_stars = [_star(c["name"], (c["ra"], c["dec"]), c["mag"]) for c in listed]
+        chart = listed[0].get("chart", chart) if chart == "na" else chart
     check_star = _star("CHECK", check) if check else None
     stars = [target_star, *comp_stars] + ([check_star] if check_star else [])
     frames, errors = measure_files(paths, stars, aperture_fwhm=aperture, site=tuple(site) if site else None)

@@ -2,8 +2,10 @@
 
 Frames: the target's accepted light frames in the repository (``frames.target_name``, optionally one
 filter), in time order, fetched one at a time so memory does not grow with the night. Comparison
-stars: the request's list, or an automatic ensemble picked on the first frame. Products: the light
-curve as CSV and as an AAVSO Extended report, linked to every frame that was measured.
+stars: the request's list, or an automatic ensemble picked on the first frame. Each frame is first
+calibrated with the library's masters (``calibration``); the products record which, or what was
+missing. Products: the light curve as CSV and as an AAVSO Extended report, linked to every frame
+that was measured.
 
 A frame that cannot be measured is listed on the run with its reason; a run with no usable frame
 ends ``failed`` with the reason. Neither is retried.
@@ -22,7 +24,9 @@ from sqlalchemy import select
 from common.contracts import InvalidMessage, PhotometryJob, parse_message
 from master.fitsmeta.reader import FitsReadError, read_fits
 from master.models import Frame, PhotometryRun
+from .calibration import RunCalibration
 from .ensemble import auto_comparisons
+from .frame_wcs import PlateSolveError, RunSolver
 from .lightcurve_csv import format_lightcurve_csv
 from .photometry import PhotometryError, Star, differential_photometry, format_aavso_extended, measure_frame
 from .products import store_product
@@ -76,8 +80,10 @@ def _reference_magnitudes(comps: list[Star], first) -> list[Star]:
     return kept
 
 
-def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[Star] | None):
+def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[Star] | None,
+                 calibration: RunCalibration, solver: RunSolver):
     target = target_star(run)
+    needs_wcs = target.x is None or any(c.x is None for c in comps or [])
     automatic = comps is None
     measured, rejected = [], []
     fd, tmp = tempfile.mkstemp(prefix="obsy-phot-", suffix=".fits")
@@ -87,6 +93,9 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
             try:
                 services.store.get_file(frame.key, tmp)
                 header, data = read_fits(tmp, require_image=True)
+                data = calibration.apply(frame, data)
+                if needs_wcs:
+                    header = solver.ensure_wcs(frame, tmp, header, data)
                 if comps is None:
                     comps = auto_comparisons(data, header, target, fwhm=frame.fwhm_px or 3.0,
                                              saturation=header.get("SATURATE"))
@@ -97,7 +106,7 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
                     annulus_fwhm=(run.annulus_inner_fwhm, run.annulus_outer_fwhm)))
                 if automatic and len(measured) == 1:
                     comps = _reference_magnitudes(comps, measured[0])
-            except (FitsReadError, PhotometryError, OSError) as exc:
+            except (FitsReadError, PhotometryError, PlateSolveError, OSError) as exc:
                 rejected.append([frame.id, str(getattr(exc, "reason", exc))[:300]])
     finally:
         os.unlink(tmp)
@@ -122,7 +131,12 @@ def run_photometry_job(services, raw) -> str:
     if not frames:
         _finish(services, run.id, state="failed", reason=f"no accepted light frames of {run.target_name!r}")
         return "failed"
-    target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run))
+    calibration, solver = RunCalibration(services), RunSolver(services, run.target_name)
+    try:
+        target, comps, measured, rejected = _measure_all(services, run, frames, comparison_stars(run), calibration,
+                                                         solver)
+    finally:
+        calibration.close()
     if not measured:
         _finish(services, run.id, state="failed", reason="no frame could be measured", frames_rejected=rejected,
                 frames_used=0)
@@ -136,9 +150,13 @@ def run_photometry_job(services, raw) -> str:
                   "aperture_fwhm": run.aperture_fwhm,
                   "annulus_fwhm": [run.annulus_inner_fwhm, run.annulus_outer_fwhm], "filter": run.filter_name,
                   "frames": len(measured), "frames_rejected": len(rejected)}
+    charts = {c.get("chart") for c in run.comparisons or []}
+    chart = charts.pop() if len(charts) == 1 and None not in charts else "na"  # the VSP chart the comparisons came from
     report = format_aavso_extended(curve, obscode=run.obscode, software="OBSY", date_type="BJD",
-                                   filter_name=None, star_id=target.name)
+                                   filter_name=None, star_id=target.name, chart=chart)
     frame_ids = [by_key[m.path].id for m in measured]
+    parameters["calibration"] = calibration.provenance(frame_ids)
+    parameters["plate_solved"] = {i: how for i, how in solver.solved.items() if int(i) in frame_ids}
     prefix = f"products/photometry/run-{run.id}"
     with services.sessions() as session:
         store_product(session, services.store, kind="lightcurve_csv", key=f"{prefix}/lightcurve.csv",

@@ -14,7 +14,9 @@ from master.ingest.filing import target_name
 from master.models import Frame, PhotometryRun, Product
 from master.science.lightcurve_csv import parse_lightcurve_csv
 from master.science.products import products_of_run
+from master.science.comparison_file import parse_catalogue
 from master.science.run_request import RequestError, parse_aperture, parse_comparisons
+from master.science.vsp import vsp_comparisons
 from .context import db, get_or_404, services
 from .lightcurve_plot import lightcurve_plot
 from .sending import send_object
@@ -45,6 +47,23 @@ def _optional_float(name: str) -> float | None:
         raise RequestError(f"{name} {text!r} is not a number") from None
 
 
+def _comparisons_from_form() -> tuple[list[dict] | None, str]:
+    """Typed lines first, then an uploaded catalogue file, then an AAVSO VSP chart; none: automatic."""
+    typed = parse_comparisons(request.form.get("comparisons", ""))
+    if typed:
+        return typed, "typed"
+    band = request.form.get("band", "V").strip() or "V"
+    upload = request.files.get("catalogue")
+    if upload is not None and upload.filename:
+        return parse_catalogue(upload.read(2_000_001)[:2_000_000], band), f"catalogue file {upload.filename[:80]}"
+    star = request.form.get("vsp_star", "").strip()
+    if star:
+        fov = _optional_float("vsp_fov") or 30.0
+        maglimit = _optional_float("vsp_maglimit") or 16.0
+        return vsp_comparisons(db(), services().config.catalog, star, band, fov, maglimit)
+    return None, "automatic"
+
+
 def _run_from_form() -> PhotometryRun:
     name = target_name(request.form.get("target_name", ""))
     if not name:
@@ -56,8 +75,11 @@ def _run_from_form() -> PhotometryRun:
     aperture, inner, outer = parse_aperture(request.form.get("aperture_fwhm", "1.75"),
                                             request.form.get("annulus_inner_fwhm", "3"),
                                             request.form.get("annulus_outer_fwhm", "5"))
+    comparisons, source = _comparisons_from_form()
+    if comparisons is not None and source != "typed":
+        flash(f"{len(comparisons)} comparison stars from {source}", "ok")
     return PhotometryRun(target_name=name[:200], ra_deg=ra, dec_deg=dec, target_x=x, target_y=y,
-                         comparisons=parse_comparisons(request.form.get("comparisons", "")),
+                         comparisons=comparisons,
                          aperture_fwhm=aperture, annulus_inner_fwhm=inner, annulus_outer_fwhm=outer,
                          filter_name=(request.form.get("filter_name", "").strip() or None),
                          obscode=(request.form.get("obscode", "").strip() or "na")[:20],

@@ -206,6 +206,19 @@ def test_cli_photometry(field, tmp_path):
     assert np.all(np.abs(mags - expected) < 0.05)
     result = CliRunner().invoke(science_group, [str(a) for a in args[:-2]] + ["--comp-mag", "12", "--out", str(out)])
     assert result.exit_code != 0
+    # the same comparisons from a catalogue file, RA in hours
+    catalogue = tmp_path / "comps.csv"
+    hms = lambda deg: "{:02d}:{:02d}:{:07.4f}".format(int(deg / 15), int(deg / 15 * 60 % 60), deg / 15 * 3600 % 60)  # noqa: E731
+    catalogue.write_text(f"name,ra,dec,v\nA,{hms(c1.ra)},{c1.dec},{c1.mag}\nB,{hms(c2.ra)},{c2.dec},{c2.mag}\n")
+    from_file = ["photometry", *map(str, field["paths"][:4]), "--target", t.ra, t.dec, "--comp-file", catalogue,
+                 "--date-type", "BJD", "--out", tmp_path / "from-file.txt"]
+    result = CliRunner().invoke(science_group, [str(a) for a in from_file])
+    assert result.exit_code == 0, result.output
+    file_mags = np.array([float(r["MAG"]) for r in parse_aavso_extended((tmp_path / "from-file.txt").read_text())[1]])
+    assert np.all(np.abs(file_mags - mags) < 0.002)
+    catalogue.write_text("name,ra,dec\nA,1,2\n")
+    result = CliRunner().invoke(science_group, [str(a) for a in from_file])
+    assert result.exit_code != 0 and "no magnitude column" in result.output
 
 
 def test_header_variants_and_refusals(field):

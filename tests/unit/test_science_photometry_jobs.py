@@ -40,10 +40,11 @@ def services(tmp_path, monkeypatch, field):
     services.close()
 
 
-def add_run(services, target, comps=None, **fields) -> int:
+def add_run(services, target, comps=None, chart=None, **fields) -> int:
     with services.sessions() as session:
         run = PhotometryRun(target_name="VAR FIELD", ra_deg=target.ra, dec_deg=target.dec,
-                            comparisons=[{"name": c.name, "ra": c.ra, "dec": c.dec, "mag": c.mag} for c in comps]
+                            comparisons=[{"name": c.name, "ra": c.ra, "dec": c.dec, "mag": c.mag, "chart": chart}
+                                         for c in comps]
                             if comps else None, **fields)
         session.add(run)
         session.commit()
@@ -57,7 +58,7 @@ def shape(values: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("automatic", [False, True])
 def test_run_makes_the_light_curve_products_from_the_frames(services, field, automatic):
     _, target, comps = field
-    run_id = add_run(services, target, None if automatic else comps)
+    run_id = add_run(services, target, None if automatic else comps, chart=None if automatic else "X00001TST")
     assert run_photometry_job(services, PhotometryJob(run_id=run_id).to_wire()) == "done"
     with services.sessions() as session:
         run = session.get(PhotometryRun, run_id)
@@ -85,6 +86,7 @@ def test_run_makes_the_light_curve_products_from_the_frames(services, field, aut
         assert 2 <= n_comps <= 8 and data[0]["MTYPE"] == "DIF"
     else:
         assert n_comps == 3 and data[0]["MTYPE"] == "STD" and data[0]["CNAME"] == "ENSEMBLE"
+    assert data[0]["CHART"] == ("na" if automatic else "X00001TST")  # the VSP chart of the comparisons
 
 
 def test_rerun_replaces_products_and_bad_frames_are_listed(services, field):

@@ -166,3 +166,30 @@ def test_obsy_solex_reconstruct(ser_bytes, tmp_path):
     (tmp_path / "bad.ser").write_bytes(b"nope")
     result = CliRunner().invoke(solex_group, ["reconstruct", str(tmp_path / "bad.ser")])
     assert result.exit_code != 0 and "too short" in result.output
+
+
+def test_obsy_ingest_on_embedded_defaults_reconstructs_at_once(ser_bytes, tmp_path, monkeypatch):
+    """The in-process broker of a CLI run dies with it: the scan is reconstructed before ingest returns."""
+    from common.cli import obsy
+    from common.config import load_config
+    from master.services import MasterServices
+
+    monkeypatch.setenv("OBSY_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("OBSY_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "sun.ser").write_bytes(ser_bytes)
+    write_ser(tmp_path / "flat.ser", np.full((40, 64, 48), 900, np.uint16), pixel_depth=12)
+    result = CliRunner().invoke(obsy, ["ingest", "--json", str(tmp_path / "sun.ser"), str(tmp_path / "flat.ser")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line) for line in result.output.splitlines()}
+    assert rows["sun.ser"]["solex"] == "done" and rows["sun.ser"]["solex_products"] == 2
+    assert rows["flat.ser"]["status"] == "ingested" and rows["flat.ser"]["solex"] == "failed"
+    assert rows["flat.ser"]["solex_reason"]
+    services = MasterServices(load_config("master"))
+    with services.sessions() as session:
+        states = {c.original_name: (c.state, c.reason) for c in session.scalars(select(SerCapture))}
+        products = products_of_capture(session, rows["sun.ser"]["ser_capture_id"])
+        assert sorted(p.kind for p in products) == ["solex_fits", "solex_png"]
+    services.close()
+    assert states["sun.ser"] == ("done", None) and states["flat.ser"][0] == "failed"
+    assert states["flat.ser"][1] == rows["flat.ser"]["solex_reason"]

@@ -63,7 +63,10 @@ def test_run_page_plots_the_curve_and_downloads_the_products(services):
         session.flush()
         product = store_product(session, services.store, kind="lightcurve_csv",
                                 key=f"products/photometry/run-{run.id}/lightcurve.csv", data=CSV.encode(),
-                                parameters={}, frame_ids=[frame_id], photometry_run_id=run.id)
+                                parameters={"calibration": {"masters": [{"id": 4, "kind": "bias"}],
+                                                            "uncalibrated_frames": [frame_id],
+                                                            "missing": ["no matching master flat (L)"]}},
+                                frame_ids=[frame_id], photometry_run_id=run.id)
         session.commit()
         run_id, product_id = run.id, product.id
     add_user(services, "visitor", role="guest")
@@ -73,6 +76,9 @@ def test_run_page_plots_the_curve_and_downloads_the_products(services):
     assert page.count("data-point") == 3 and page.count('class="flagged"') == 1
     assert "1 flagged" in page and "<script" not in page.split("data-lightcurve")[1].split("</svg>")[0]
     assert "BJD 2460000.52000: 12.9000 ± 0.0200 (flagged)" in page
+    calibration = " ".join(page.split("data-calibration>")[1].split("</p>")[0].split())
+    assert calibration == ("Calibrated with master bias 4. 1 frames measured uncalibrated. "
+                           "Missing: no matching master flat (L).")
     download = client.get(f"/products/{product_id}/download")
     assert download.status_code == 200 and download.data == CSV.encode()
     assert download.mimetype == "text/csv" and f"run-{run_id}-lightcurve.csv" in download.headers["Content-Disposition"]

@@ -2,6 +2,10 @@
 
 JPEG/PNG (colour or mono, 8 or 16 bit) through Pillow; FITS through astropy: the first HDU that
 holds a 2-D image or a colour cube (3 planes first or last). Colour becomes the mean of the planes.
+A raw one-shot-colour FITS (a Bayer mosaic: ``BAYERPAT`` in its header, as INDI and most capture
+programs write it) becomes luminance by the mean of each 2x2 neighbourhood, which holds each colour
+of the pattern once whatever the pattern and its offsets: the mosaic's checkerboard would otherwise
+read as noise and texture.
 """
 from __future__ import annotations
 
@@ -140,9 +144,24 @@ def _read_fits(path: Path) -> np.ndarray:
             data = np.asarray(data)
             if data.ndim == 3 and data.shape[0] == 1:
                 data = data[0]
+            if data.ndim == 2 and str(hdu.header.get("BAYERPAT", "")).strip():
+                return bayer_luminance(_native_fits(data))
             if data.ndim == 2 or (data.ndim == 3 and (data.shape[0] in (3, 4) or data.shape[-1] in (3, 4))):
                 return _native_fits(data)
     raise ImageReadError(f"{path}: no 2-D image or colour cube in any FITS HDU")
+
+
+def bayer_luminance(mosaic: np.ndarray) -> np.ndarray:
+    """The mean of every 2x2 neighbourhood of a Bayer mosaic, same size and integer type (the last
+    row and column repeat their neighbour's)."""
+    wide = mosaic.astype(np.float32)
+    mean = np.empty_like(wide)
+    mean[:-1, :-1] = 0.25 * (wide[:-1, :-1] + wide[1:, :-1] + wide[:-1, 1:] + wide[1:, 1:])
+    mean[-1, :-1] = mean[-2, :-1]
+    mean[:, -1] = mean[:, -2]
+    if mosaic.dtype.kind in "ui":
+        return np.round(mean).astype(mosaic.dtype)
+    return mean
 
 
 def _native_fits(data: np.ndarray) -> np.ndarray:

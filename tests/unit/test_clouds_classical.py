@@ -9,7 +9,7 @@ import pytest
 
 from node_observatory.clouds import SkyModel, classify, estimate_sky_circle, load_image
 from node_observatory.clouds.classical import label_for
-from tests.unit.allsky_synth import BORDER, CX, CY, RADIUS, make_sky, save_fits16, save_jpeg, sky_geometry
+from tests.unit.allsky_synth import BORDER, CX, CY, NOISE, RADIUS, make_sky, save_fits16, save_jpeg, sky_geometry
 
 
 def true_model() -> SkyModel:
@@ -208,3 +208,28 @@ def test_arrays_that_are_not_images_are_refused():
         classify(np.zeros(100), true_model())
     with pytest.raises(ValueError, match="colour planes"):
         classify(np.zeros((5, 50, 50)), true_model())
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "GBRG"])
+def test_a_raw_bayer_fits_is_judged_like_its_luminance(tmp_path, pattern):
+    from astropy.io import fits
+
+    sky, truth = make_sky(seed=3, coverage=0.3)
+    gains = {"R": 0.55, "G": 1.0, "B": 0.4}  # a colour camera's channels see the grey sky unequally
+    mosaic = np.empty_like(sky)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            mosaic[dy::2, dx::2] = sky[dy::2, dx::2] * gains[pattern[2 * dy + dx]]
+    data = np.round(mosaic * 256).astype(np.uint16)
+    raw = tmp_path / "raw.fits"
+    fits.PrimaryHDU(data, header=fits.Header({"BAYERPAT": pattern})).writeto(raw)
+    unlabelled = tmp_path / "unlabelled.fits"
+    fits.PrimaryHDU(data).writeto(unlabelled)
+    image = load_image(raw)
+    assert image.data.shape == sky.shape and image.integer
+    # The checkerboard is gone: neighbouring background pixels differ by less than the pixel noise.
+    assert np.median(np.abs(np.diff(image.data[300:400, 400:500], axis=1))) < 256 * NOISE
+    judged = classify(image, true_model())
+    assert judged.label == "partly" and abs(judged.cloud_fraction - truth) < 0.15, judged
+    mosaic_as_is = load_image(unlabelled)  # without BAYERPAT nothing says it is a mosaic
+    assert np.median(np.abs(np.diff(mosaic_as_is.data[300:400, 400:500], axis=1))) > 0.3 * 30 * 256

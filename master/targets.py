@@ -58,8 +58,8 @@ def export_csv(session: Session) -> str:
         size = "" if t.size_major_arcmin is None else f"{t.size_major_arcmin:g}" + (
             f"x{t.size_minor_arcmin:g}" if t.size_minor_arcmin else "")
         writer.writerow({
-            "name": t.name, "ra": format_ra(t.ra_deg) if t.ra_deg is not None else "",
-            "dec": format_dec(t.dec_deg) if t.dec_deg is not None else "", "object_type": t.object_type or "",
+            "name": t.name, "ra": format_ra(t.ra_deg, 2) if t.ra_deg is not None else "",
+            "dec": format_dec(t.dec_deg, 1) if t.dec_deg is not None else "", "object_type": t.object_type or "",
             "magnitude": "" if t.magnitude is None else f"{t.magnitude:g}", "size_arcmin": size,
             "constellation": t.constellation or "", "tags": ", ".join(t.tags or []),
             "public": "yes" if t.public else "no", "notes": t.notes or "", "catalog_id": t.catalog_id or "",

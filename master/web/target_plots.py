@@ -206,11 +206,17 @@ def framing_plot(fov: tuple[float, float], major: float | None, minor: float | N
         return FramingPlot(fov, rect, None, 0.0, "The target's size is not known: only the field is drawn.", None)
     ellipse = (cx, cy, round(size[0] * scale / 2, 1), round(size[1] * scale / 2, 1))
     rotation = 0.0 if position_angle is None else (90.0 - position_angle) % 180.0
-    if size[0] <= fw and size[1] <= fh:
-        verdict = f"Fits: the target spans {size[0] / fw:.0%} of the field's width."
-        panels = None
+    # The ellipse's extent east–west and north–south at its PA (major axis east–west without one).
+    pa = math.radians(90.0 if position_angle is None else position_angle)
+    across = (math.hypot(size[0] * math.sin(pa), size[1] * math.cos(pa)),
+              math.hypot(size[0] * math.cos(pa), size[1] * math.sin(pa)))
+    panels = None
+    if across[0] <= fw and across[1] <= fh:
+        verdict = f"Fits: the target spans {across[0] / fw:.0%} of the field's width."
+    elif across[0] <= fh and across[1] <= fw:
+        verdict = f"Fits with the camera turned 90°: the target spans {across[1] / fw:.0%} of the field's long side."
     else:
-        panels = mosaic(size, fov)
+        panels = mosaic(across, fov)
         verdict = (f"Larger than the field ({size[0]:.0f}′ × {size[1]:.0f}′ in {fw:.0f}′ × {fh:.0f}′): "
                    f"a mosaic of {panels[0]} × {panels[1]} panels covers it.")
     return FramingPlot(fov, rect, ellipse, rotation, verdict, panels)

@@ -205,3 +205,34 @@ def test_portal_imports_an_oal_file_and_says_what_it_did(client):
     bad = client.post("/targets/import", content_type="multipart/form-data", follow_redirects=True, data={
         "csrf_token": token, "file": (io.BytesIO(b"<html></html>"), "page.xml")}).data.decode()
     assert "import failed: not an OAL observing list" in bad
+
+
+def test_obsy_targets_import_and_export(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from master.target_cli import targets_group
+
+    monkeypatch.setenv("OBSY_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("OBSY_DATA_DIR", str(tmp_path / "data"))
+    config = tmp_path / "master.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "obsy.db"}"\n[store]\nkind = "local"\n'
+                      f'path = "{tmp_path / "store"}"\n[catalog]\nenabled = false\n')
+
+    def run(*args):
+        return CliRunner().invoke(targets_group, [str(a) for a in args] + ["--config", str(config)])
+
+    refused = run("import", KSTARS_LIST)
+    assert refused.exit_code == 1 and "nothing imported" in refused.output
+    assert "bad: target 5 (Jupiter): a Planet moves" in refused.output
+    checked = run("import", KSTARS_LIST, "--dry-run")
+    assert checked.exit_code == 0 and "check only, nothing written: 4 would be added" in checked.output
+    done = run("import", KSTARS_LIST, "--skip-bad", "--tags", "kstars")
+    assert done.exit_code == 0 and "kstars_session.obslist: 4 added, 1 bad, skipped" in done.output, done.output
+    again = run("import", KSTARS_LIST, "--skip-bad")
+    assert "0 added, 4 already there, skipped, 1 bad, skipped" in again.output
+    exported = run("export", "--out", tmp_path / "targets.csv")
+    assert exported.exit_code == 0 and "4 targets written" in exported.output
+    text = (tmp_path / "targets.csv").read_text()
+    assert text.startswith("name,ra,dec,") and "M 31,00:42:44.35,+41:16:08.6,Galaxy,0.98,177.83x69.66,And,kstars" in text
+    (tmp_path / "page.csv").write_text("what,ever\n1,2\n")
+    assert "needs a header row with a name column" in run("import", tmp_path / "page.csv").output

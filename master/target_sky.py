@@ -1,11 +1,10 @@
 """What the sky does for one target at one site: tonight's track and transit, and the year's best months.
 
-Tonight uses the planner's ``NightSky`` (so the page and the plan agree), kept
-per site and night. The months use apparent places from astropy at twelve
-dates and the hour-angle formula on a 15-minute grid, all in numpy arrays: a
-year costs about as much as one transform, and the sun's part is kept per site
-and year. Everything here is cached; the keys carry the date, so a new day
-computes anew.
+Apparent places come from astropy (TETE: precession, nutation, aberration; the
+moon topocentric), a few per night or per year; altitudes on the grids come from
+the hour angle in numpy arrays. Tonight matches the planner's ``NightSky`` (same
+grid, same airmass, same illumination) to a tenth of a degree; the tests check
+it. Everything is cached; the keys carry the date, so a new day computes anew.
 """
 from __future__ import annotations
 
@@ -16,15 +15,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from master.planning.sky import TWILIGHT_SUN_ALT, NightSky, Site, TargetTrack, _offline_astropy
+from master.planning.sky import TWILIGHT_SUN_ALT, Site, TargetTrack, _offline_astropy
 
 SIDEREAL_DEG_PER_DAY = 360.98564736629
 MONTH_STEP_MIN = 15.0
-
-
-@lru_cache(maxsize=16)
-def night_sky(site: Site, night: date) -> NightSky:
-    return NightSky(site, night)
 
 
 def _apparent(ra_deg: float, dec_deg: float, when) -> tuple[np.ndarray, np.ndarray]:
@@ -69,17 +63,72 @@ def night_start(site: Site, night: date) -> datetime:
 
 @dataclass
 class TargetTonight:
-    sky: NightSky
+    sky: "TonightSky"
     track: TargetTrack
     transit: datetime | None  # upper culmination nearest local midnight, within the night's grid
     transit_alt: float | None
 
 
-def _transit(sky: NightSky, ra_deg: float, dec_deg: float) -> datetime | None:
-    middle = sky.times[len(sky.times) // 2]
-    ra_app, _ = _apparent(ra_deg, dec_deg, middle)
-    days = np.array([(t - sky.times[0]).total_seconds() for t in sky.times]) / 86400.0
-    hour = (_sidereal_deg(sky.site, [sky.times[0]], days)[0] - ra_app[0] + 180.0) % 360.0 - 180.0
+class TonightSky:
+    """Sun, moon and sidereal time over a site from local noon to noon, on ``NightSky``'s grid and with its
+    attributes (times, step, sun_alt, moon_alt, moon_illumination, dark()).
+
+    The sun's and moon's apparent places are computed hourly and interpolated to the grid (the moon
+    moves half a degree an hour), altitudes come from the hour angle: a few hundred milliseconds a night
+    where the planner's full transforms take seconds, within 0.1° of them.
+    """
+
+    def __init__(self, site: Site, night: date, step_min: float = 10.0):
+        import astropy.units as u
+        from astropy.coordinates import TETE, EarthLocation, get_body
+        from astropy.time import Time
+
+        _offline_astropy()
+        self.site, self.step = site, timedelta(minutes=step_min)
+        start = night_start(site, night)
+        count = int(round(24 * 60 / step_min))
+        self.times = [start + i * self.step for i in range(count)]
+        days = np.arange(count) * step_min / (24 * 60)
+        self.lst_deg = _sidereal_deg(site, [start], days)[0]
+        hours = np.arange(0, 25) / 24.0
+        knots = Time([start + timedelta(days=float(h)) for h in hours])
+        location = EarthLocation(lat=site.latitude_deg * u.deg, lon=site.longitude_deg * u.deg,
+                                 height=site.elevation_m * u.m)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = TETE(obstime=knots, location=location)  # topocentric: the moon's parallax is a degree
+            sun = get_body("sun", knots, location).transform_to(frame)
+            moon = get_body("moon", knots, location).transform_to(frame)
+
+        def along(angle, wrap: bool) -> np.ndarray:
+            if not wrap:
+                return np.interp(days, hours, angle)
+            return np.rad2deg(np.interp(days, hours, np.unwrap(np.deg2rad(angle)))) % 360.0
+
+        sun_ra, sun_dec = along(sun.ra.deg, True), along(sun.dec.deg, False)
+        self.moon_ra_deg, self.moon_dec_deg = along(moon.ra.deg, True), along(moon.dec.deg, False)
+        self.sun_alt, _ = altitude_azimuth(site.latitude_deg, sun_ra, sun_dec, self.lst_deg)
+        self.moon_alt, _ = altitude_azimuth(site.latitude_deg, self.moon_ra_deg, self.moon_dec_deg, self.lst_deg)
+        elongation = np.deg2rad(_separation_deg(sun_ra, sun_dec, self.moon_ra_deg, self.moon_dec_deg))
+        self.moon_illumination = (1 - np.cos(elongation)) / 2  # as the planner's NightSky
+
+    def dark(self, twilight: str = "astronomical") -> np.ndarray:
+        return self.sun_alt < TWILIGHT_SUN_ALT[twilight]
+
+
+@lru_cache(maxsize=16)
+def tonight_sky(site: Site, night: date) -> TonightSky:
+    return TonightSky(site, night)
+
+
+def _separation_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
+    r1, d1, r2, d2 = (np.deg2rad(v) for v in (ra1, dec1, ra2, dec2))
+    cos = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(r1 - r2)
+    return np.rad2deg(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _transit(sky: TonightSky, ra_app: float) -> datetime | None:
+    hour = (sky.lst_deg - ra_app + 180.0) % 360.0 - 180.0
     rising = np.flatnonzero((hour[:-1] < 0) & (hour[1:] >= 0))  # hour angle through 0, not the ±180° wrap
     if rising.size == 0:
         return None
@@ -90,13 +139,14 @@ def _transit(sky: NightSky, ra_deg: float, dec_deg: float) -> datetime | None:
 
 @lru_cache(maxsize=256)
 def target_tonight(site: Site, night: date, ra_deg: float, dec_deg: float) -> TargetTonight:
-    sky = night_sky(site, night)
-    track = sky.target(ra_deg, dec_deg)
-    transit = _transit(sky, ra_deg, dec_deg)
-    transit_alt = None
-    if transit is not None:
-        _, dec_app = _apparent(ra_deg, dec_deg, transit)
-        transit_alt = 90.0 - abs(site.latitude_deg - float(dec_app[0]))
+    """The target on the night's grid: the hour-angle formula on its apparent place at local midnight."""
+    sky = tonight_sky(site, night)
+    ra_app, dec_app = (float(v[0]) for v in _apparent(ra_deg, dec_deg, sky.times[len(sky.times) // 2]))
+    alt, az = altitude_azimuth(site.latitude_deg, ra_app, dec_app, sky.lst_deg)
+    track = TargetTrack(alt=alt, az=az, moon_separation=_separation_deg(ra_app, dec_app, sky.moon_ra_deg, sky.moon_dec_deg),
+                        above_horizon=alt > site.horizon_alt(az))
+    transit = _transit(sky, ra_app)
+    transit_alt = 90.0 - abs(site.latitude_deg - dec_app) if transit is not None else None
     return TargetTonight(sky, track, transit, transit_alt)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from master.models import Camera, Site as SiteRow, Target, Telescope, TelescopeNode
 from master.planning.sky import NightSky, Site
-from master.target_sky import altitude_azimuth, best_months, target_tonight
+from master.target_sky import best_months, target_tonight
 from master.web.target_plots import (CHART_H, TOP, _airmass_alt, alt_y, framing_plot, months_plot, mosaic,
                                      tonight_plot)
 
@@ -75,16 +75,21 @@ def test_horizon_mask_is_drawn_along_the_targets_path():
     assert tonight_plot(target_tonight(PARIS, NIGHT, *M42), ZONE).horizon == ""
 
 
-def test_hour_angle_formula_agrees_with_astropy():
+def test_tonight_agrees_with_the_planners_astropy_sky(fine_sky):
+    """The page's cheaper sky (hourly places, hour-angle altitudes) against the planner's NightSky."""
     tonight = target_tonight(PARIS, NIGHT, *M31)
-    sky, track = tonight.sky, tonight.track
-    from master.target_sky import _apparent, _sidereal_deg
-
-    ra, dec = _apparent(*M31, sky.times[72])
-    days = np.array([(t - sky.times[0]).total_seconds() for t in sky.times]) / 86400
-    alt, az = altitude_azimuth(PARIS.latitude_deg, ra[0], dec[0], _sidereal_deg(PARIS, [sky.times[0]], days)[0])
-    assert np.abs(alt - track.alt).max() < 0.05
-    assert np.abs((az - track.az + 180) % 360 - 180)[track.alt < 85].max() < 0.1
+    planner = NightSky(PARIS, NIGHT)
+    assert tonight.sky.times == planner.times
+    assert np.abs(tonight.sky.sun_alt - planner.sun_alt).max() < 0.1
+    assert np.abs(tonight.sky.moon_alt - planner.moon_alt).max() < 0.1
+    assert np.abs(tonight.sky.moon_illumination - planner.moon_illumination).max() < 0.01
+    assert (tonight.sky.dark() == planner.dark()).mean() > 0.98  # at most a slot at each twilight's edge
+    expected = planner.target(*M31)
+    track = tonight.track
+    assert np.abs(track.alt - expected.alt).max() < 0.05
+    assert np.abs((track.az - expected.az + 180) % 360 - 180)[expected.alt < 85].max() < 0.1
+    assert np.abs(track.moon_separation - expected.moon_separation).max() < 0.3
+    assert np.allclose(track.airmass, expected.airmass, rtol=2e-3)
 
 
 def test_best_months_follow_the_targets_right_ascension():

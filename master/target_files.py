@@ -51,6 +51,16 @@ MOVING = {"planettargettype", "moontargettype", "suntargettype", "comettargettyp
 ANGLE_UNITS = {"rad": 180 / math.pi, "deg": 1.0, "arcmin": 1 / 60, "arcsec": 1 / 3600}
 
 
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {text!r} is not a number")
+    return value
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].split(":")[-1]
 
@@ -184,6 +194,9 @@ def _oal_target(element: Element, where: str, kstars: bool, when: datetime | Non
                           if _text(_child(element, n))), None)
         large = _angle_deg(_child(element, "largeDiameter"), "arcmin")
         small = _angle_deg(_child(element, "smallDiameter"), "arcmin")
+        pa = _text(_child(element, "pa"))  # OAL: position angle in degrees
+        if pa:
+            fields["position_angle_deg"] = _number(pa, "position angle") % 180.0
     except ValueError as exc:
         parsed.error = str(exc)
         return parsed
@@ -230,6 +243,7 @@ COLUMNS = {
     "size_minor_arcmin": ("size_minor_arcmin", "minor_arcmin"), "constellation": ("constellation", "con"),
     "tags": ("tags", "tag"), "public": ("public",), "notes": ("notes", "note", "comment", "comments"),
     "catalog_id": ("catalog_id", "catalogue_id"), "also_known_as": ("also_known_as", "common_names", "aliases"),
+    "position_angle_deg": ("position_angle_deg", "pa", "position_angle"),
 }
 YES, NO = {"yes", "y", "true", "1", "public"}, {"no", "n", "false", "0", "", "private"}
 
@@ -243,16 +257,6 @@ def _decode(data: bytes) -> str:
 
 def _split(text: str) -> list[str]:
     return [t.strip() for t in re.split(r"[;,]", text) if t.strip()]
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what} {text!r} is not a number")
-    return value
 
 
 def _size(text: str) -> tuple[float | None, float | None]:
@@ -283,6 +287,8 @@ def _csv_row(row: dict[str, str], where: str) -> ParsedTarget:
         for column in ("size_major_arcmin", "size_minor_arcmin"):
             if row.get(column):
                 fields[column] = _size(row[column])[0]
+        if row.get("position_angle_deg"):
+            fields["position_angle_deg"] = _number(row["position_angle_deg"], "position angle") % 180.0
         public = row.get("public", "").lower()
         if public not in YES | NO:
             raise ValueError(f"public {row['public']!r} is not yes or no")

@@ -16,7 +16,7 @@ from .target_files import ParsedTarget
 # A catalogue entry that matches a name but lies farther than this from the file's position is
 # another object (or a typo): the file's position is kept and the catalogue is not used.
 CATALOGUE_AGREES_DEG = 0.5
-COLUMNS = ("ra_deg", "dec_deg", "object_type", "magnitude", "size_major_arcmin", "size_minor_arcmin",
+COLUMNS = ("ra_deg", "dec_deg", "object_type", "magnitude", "size_major_arcmin", "size_minor_arcmin", "position_angle_deg",
            "constellation", "catalog_id", "common_names", "tags", "public", "notes")
 
 
@@ -87,7 +87,8 @@ def complete(parsed: ParsedTarget) -> None:
             fields["ra_deg"], fields["dec_deg"] = entry.ra_deg, entry.dec_deg
             for column, value in (("object_type", entry.object_type), ("magnitude", entry.magnitude),
                                   ("size_major_arcmin", entry.size_major_arcmin),
-                                  ("size_minor_arcmin", entry.size_minor_arcmin), ("catalog_id", entry.catalog_id),
+                                  ("size_minor_arcmin", entry.size_minor_arcmin),
+                                  ("position_angle_deg", entry.position_angle_deg), ("catalog_id", entry.catalog_id),
                                   ("common_names", entry.common_names or None)):
                 if fields.get(column) is None and value is not None:
                     fields[column] = value

@@ -12,7 +12,7 @@ from .catalog.openngc import CatalogEntry
 from .models import Target
 
 CSV_FIELDS = ["name", "ra", "dec", "object_type", "magnitude", "size_arcmin", "constellation", "tags", "public",
-              "notes", "catalog_id", "also_known_as"]  # what master.target_files.parse_csv reads back
+              "notes", "catalog_id", "also_known_as", "position_angle_deg"]  # what master.target_files.parse_csv reads back
 
 
 class TargetError(ValueError):
@@ -38,7 +38,8 @@ def _new(session: Session, name: str, **fields) -> Target:
 def add_from_catalog(session: Session, entry: CatalogEntry) -> Target:
     return _new(session, entry.name, ra_deg=entry.ra_deg, dec_deg=entry.dec_deg, object_type=entry.object_type,
                 magnitude=entry.magnitude, size_major_arcmin=entry.size_major_arcmin,
-                size_minor_arcmin=entry.size_minor_arcmin, constellation=entry.constellation,
+                size_minor_arcmin=entry.size_minor_arcmin, position_angle_deg=entry.position_angle_deg,
+                constellation=entry.constellation,
                 catalog_id=entry.catalog_id, common_names=entry.common_names or None)
 
 
@@ -63,5 +64,6 @@ def export_csv(session: Session) -> str:
             "magnitude": "" if t.magnitude is None else f"{t.magnitude:g}", "size_arcmin": size,
             "constellation": t.constellation or "", "tags": ", ".join(t.tags or []),
             "public": "yes" if t.public else "no", "notes": t.notes or "", "catalog_id": t.catalog_id or "",
-            "also_known_as": "; ".join(t.common_names or [])})
+            "also_known_as": "; ".join(t.common_names or []),
+            "position_angle_deg": "" if t.position_angle_deg is None else f"{t.position_angle_deg:g}"})
     return out.getvalue()

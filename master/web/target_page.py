@@ -66,7 +66,8 @@ def target_sky(target: Target, args) -> TargetSky:
     if view.binding is not None:
         fov = field_of_view_arcmin(view.binding.camera, view.binding.telescope)
         if fov is not None:
-            view.framing = framing_plot(fov, target.size_major_arcmin, target.size_minor_arcmin)
+            view.framing = framing_plot(fov, target.size_major_arcmin, target.size_minor_arcmin,
+                                        target.position_angle_deg)
     if target.ra_deg is None or target.dec_deg is None:
         view.problem = "The target has no coordinates."
         return view

@@ -219,4 +219,6 @@ def framing_plot(fov: tuple[float, float], major: float | None, minor: float | N
         panels = mosaic(across, fov)
         verdict = (f"Larger than the field ({size[0]:.0f}′ × {size[1]:.0f}′ in {fw:.0f}′ × {fh:.0f}′): "
                    f"a mosaic of {panels[0]} × {panels[1]} panels covers it.")
+    if position_angle is None:
+        verdict += " Position angle unknown: drawn east–west."
     return FramingPlot(fov, rect, ellipse, rotation, verdict, panels)

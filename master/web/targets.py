@@ -155,7 +155,7 @@ def import_():
 @bp.get("/api/v1/targets")
 def api_list():
     fields = ("id", "name", "ra_deg", "dec_deg", "object_type", "magnitude", "size_major_arcmin",
-              "size_minor_arcmin", "constellation", "catalog_id", "common_names", "tags", "public", "notes")
+              "size_minor_arcmin", "position_angle_deg", "constellation", "catalog_id", "common_names", "tags", "public", "notes")
     return jsonify(items=[{f: getattr(t, f) for f in fields} for t in _targets()])
 
 

@@ -59,6 +59,7 @@ def test_import_a_kstars_list_and_see_the_plots(page, portal):
     assert "Transit 20:52 at 83°" in facts and "moon up to" in facts
     assert page.locator("#plot-months g.month").count() == 12
     assert "Oct" in page.locator("#best-months").inner_text()
-    assert page.locator("#plot-framing ellipse.object").is_visible()
-    assert "Fits: the target spans 55% of the field" in page.locator("#framing-verdict").inner_text()
+    ellipse = page.locator("#plot-framing ellipse.object")
+    assert ellipse.is_visible() and ellipse.get_attribute("transform").startswith("rotate(55.0 ")  # PA 35° from OpenNGC
+    assert "Fits: the target spans 36% of the field" in page.locator("#framing-verdict").inner_text()
     page.screenshot(path="/tmp/obsy-target-page.png", full_page=True)

@@ -33,6 +33,7 @@ GENERIC_OAL = """<?xml version="1.0" encoding="ISO-8859-1"?>
       <visMag>9.6</visMag>
       <smallDiameter unit="arcsec">690</smallDiameter>
       <largeDiameter unit="arcmin">11.5</largeDiameter>
+      <pa>241</pa>
     </target>
     <target id="t2" xsi:type="oal:deepSkyOC">
       <name>Broken one</name>
@@ -76,6 +77,7 @@ def test_a_kstars_observing_list_as_kstars_saves_it(services):
         assert m31.ra_deg == pytest.approx(10.6848, abs=1e-3) and m31.dec_deg == pytest.approx(41.2691, abs=1e-3)
         assert (m31.object_type, m31.magnitude, m31.size_major_arcmin, m31.size_minor_arcmin) == ("Galaxy", 0.98, 177.83, 69.66)
         assert m31.catalog_id == "NGC0224" and m31.constellation == "And" and m31.tags == ["kstars"]
+        assert m31.position_angle_deg == 35
         assert m31.notes == "Andromède: try the 2-panel mosaic" and m31.public is False
         vega = session.query(Target).filter_by(name="Vega").one()
         assert (vega.object_type, vega.constellation, vega.notes, vega.catalog_id) == ("Star", "Lyr", "focus star", None)
@@ -112,6 +114,7 @@ def test_generic_oal_with_a_default_namespace_a_declared_latin1_encoding_and_uni
     assert wheel.error is None and wheel.fields["ra_deg"] == pytest.approx(308.718)
     assert wheel.fields["object_type"] == "Galaxy" and wheel.fields["magnitude"] == 9.6
     assert wheel.fields["size_major_arcmin"] == pytest.approx(11.5) and wheel.fields["size_minor_arcmin"] == pytest.approx(11.5)
+    assert wheel.fields["position_angle_deg"] == 61  # a PA is a direction of an axis: modulo 180°
     assert wheel.fields["notes"] == "März: zu tief" and wheel.fields["common_names"] == ["NGC 6946", "Caldwell 12"]
     assert broken.error == "position: unit 'furlong' is not one of rad, deg, arcmin, arcsec"
     assert comet.error == "a CometTargetType moves on the sky and cannot be a fixed target"
@@ -177,7 +180,7 @@ def test_exported_csv_reads_back_the_same(services):
         exported = export_csv(session)
         before = {t.name: t for t in session.query(Target)}
         snapshot = {n: (round(t.ra_deg, 4), round(t.dec_deg, 4), t.object_type, t.magnitude, t.size_major_arcmin,
-                        t.size_minor_arcmin, t.constellation, t.tags, t.public, t.notes, t.catalog_id, t.common_names)
+                        t.size_minor_arcmin, t.position_angle_deg, t.constellation, t.tags, t.public, t.notes, t.catalog_id, t.common_names)
                     for n, t in before.items()}
         for target in before.values():
             session.delete(target)
@@ -186,7 +189,7 @@ def test_exported_csv_reads_back_the_same(services):
         session.commit()
         assert sorted(report.added) == sorted(snapshot)
         after = {t.name: (round(t.ra_deg, 4), round(t.dec_deg, 4), t.object_type, t.magnitude, t.size_major_arcmin,
-                          t.size_minor_arcmin, t.constellation, t.tags, t.public, t.notes, t.catalog_id, t.common_names)
+                          t.size_minor_arcmin, t.position_angle_deg, t.constellation, t.tags, t.public, t.notes, t.catalog_id, t.common_names)
                  for t in session.query(Target)}
     assert after == snapshot
 

@@ -118,7 +118,8 @@ def test_framing_is_to_scale_and_proposes_a_mosaic():
     assert plot.ellipse[2] * 2 / w == pytest.approx(177.83 / 207, rel=1e-2) and plot.rotation == 55.0
     # Along its PA of 35° M 31 is 151′ north–south: more than the field's 138′, fine with the camera turned.
     assert plot.verdict.startswith("Fits with the camera turned 90°") and plot.panels is None
-    assert framing_plot(redcat, 177.83, 69.66).verdict == "Fits: the target spans 86% of the field's width."
+    assert framing_plot(redcat, 177.83, 69.66).verdict == ("Fits: the target spans 86% of the field's width. "
+                                                           "Position angle unknown: drawn east–west.")
     assert x >= 0 and y >= 0 and x + w <= plot.width and y + h <= plot.height
     big = framing_plot((60.0, 40.0), 177.83, 69.66)
     assert big.panels == (4, 2) and "4 × 2 panels" in big.verdict and big.rotation == 0.0
@@ -145,6 +146,7 @@ def test_target_page_draws_the_three_plots(services, client):
     assert 'id="plot-tonight"' in page and 'id="plot-months"' in page and 'id="plot-framing"' in page
     assert re.search(r"Transit \d\d:\d\d at 83°", page) and "The night of 2026-12-01 at Backyard" in page
     assert 'class="horizon"' in page and "Fits: the target spans 55% of the field" in page
+    assert "Position angle unknown: drawn east–west." in page
     assert "323′ × 216′ field" in page
     assert "Best months" in page and 'data-month="Oct"' in page
     bad = client.get(f"/targets/{target_id}?date=tomorrow").data.decode()

@@ -4,7 +4,10 @@ duplicates, and add (or update) all of it, or nothing while any entry is bad unl
 from __future__ import annotations
 
 import math
+import re
+import sqlite3
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,20 +61,42 @@ def _separation_deg(ra1, dec1, ra2, dec2) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
+def _designation_key(name: str) -> str:
+    """'NGC 224', 'ngc0224' and 'NGC224' are one key; so are 'M 31' and 'M031'."""
+    return re.sub(r"^([a-z]+)0+(?=\d)", r"\1", fold(name))
+
+
+@lru_cache(maxsize=1)
+def _catalogue_index() -> dict[str, str]:
+    """Every OpenNGC designation, Messier number and common name → its OpenNGC name, read once.
+
+    An import asks for thousands of names: one dictionary beats a database search per name.
+    """
+    from pyongc import ongc
+
+    index: dict[str, str] = {}
+    with sqlite3.connect(f"file:{ongc.DBPATH}?mode=ro", uri=True) as connection:
+        rows = connection.execute("SELECT name, messier, commonnames FROM objects ORDER BY type = 'Dup', name")
+        for name, messier, commons in rows:
+            keys = [name] + ([f"M{int(messier)}"] if messier and messier.isdigit() else [])
+            keys += [n for n in (commons or "").split(",") if n.strip()]
+            for key in keys:
+                index.setdefault(_designation_key(key), name)
+    return index
+
+
 def _catalogue(name: str) -> openngc.CatalogEntry | None:
     """The OpenNGC entry the name designates exactly (not merely a name containing it)."""
-    wanted = fold(name)
-    for entry in openngc.search(name, limit=5):
-        if wanted in {fold(entry.name), fold(entry.catalog_id), *map(fold, entry.common_names)}:
-            return entry
-    return None
+    found = _catalogue_index().get(_designation_key(name))
+    return openngc.get(found) if found else None
 
 
-def _constellation(ra: float, dec: float) -> str:
+def _constellations(places: list[tuple[float, float]]) -> list[str]:
     import astropy.units as u
     from astropy.coordinates import SkyCoord, get_constellation
 
-    return str(get_constellation(SkyCoord(ra * u.deg, dec * u.deg), short_name=True))
+    ra, dec = zip(*places)
+    return [str(c) for c in get_constellation(SkyCoord(ra * u.deg, dec * u.deg), short_name=True)]
 
 
 def complete(parsed: ParsedTarget) -> None:
@@ -95,10 +120,15 @@ def complete(parsed: ParsedTarget) -> None:
             fields["constellation"] = entry.constellation or fields.get("constellation")
     if "ra_deg" not in fields:
         parsed.error = "no coordinates, and the offline catalogue (OpenNGC) does not know the name"
-        return
-    if not fields.get("constellation") or len(fields["constellation"]) > 3:
-        # Full names ("Andromeda", as KStars writes them) become the IAU abbreviation OpenNGC uses.
-        fields["constellation"] = _constellation(fields["ra_deg"], fields["dec_deg"])
+
+
+def _fill_constellations(parsed: list[ParsedTarget]) -> None:
+    """Full names ("Andromeda", as KStars writes them) or none become the IAU abbreviation OpenNGC uses."""
+    wanting = [p for p in parsed if p.error is None and len(p.fields.get("constellation") or "") not in (2, 3)]
+    if wanting:
+        names = _constellations([(p.fields["ra_deg"], p.fields["dec_deg"]) for p in wanting])
+        for entry, name in zip(wanting, names):
+            entry.fields["constellation"] = name
 
 
 def _existing(session: Session) -> tuple[dict[str, Target], dict[str, Target]]:
@@ -133,6 +163,7 @@ def import_targets(session: Session, parsed: list[ParsedTarget], *, update: bool
         report.notes.extend(f"{entry.where}: {note}" for note in entry.notes)
         if entry.error:
             report.errors.append(f"{entry.where}: {entry.error}")
+    _fill_constellations(parsed)
     if report.errors and not skip_bad and not dry_run:
         return report
     by_name, by_catalog = _existing(session)

@@ -72,6 +72,11 @@ def _by_designation(query: str) -> CatalogEntry | None:
     return _entry(dso) if dso is not None else None
 
 
+def get(designation: str) -> CatalogEntry | None:
+    """The entry of one OpenNGC designation (NGC0224, IC0434, M31), or None."""
+    return _by_designation(designation)
+
+
 def _by_common_name(query: str, limit: int) -> list[CatalogEntry]:
     from pyongc import ongc
 

@@ -12,7 +12,10 @@ Flask's test client. Per case, median and best of ``--repeat`` runs, in ms:
   with its caches emptied;
 - months the plain way: the year's best months from twelve ``NightSky`` nights (the planner's
   sky, 10-minute grid) and one target each, against ``best_months`` with its caches emptied.
-The ratios are each time over the baseline's (the last two over ``target_tonight`` and ``best_months``). astropy's
+- an import of 1,000 CSV rows, half of them catalogue names (``--dry-run``: parsed, completed from
+  OpenNGC, duplicates found), against one ``openngc.search`` per name (how names were looked up before).
+The ratios are each time over the baseline's (the last three over ``target_tonight``, the import and
+``best_months``). astropy's
 one-time start-up (IERS table, ephemeris) is paid before the measurements.
 """
 from __future__ import annotations
@@ -95,6 +98,16 @@ def main() -> None:
         ours = _time(lambda: best_months(site, 2026, 83.8, -5.4), args.repeat, before=_clear)
         plain = _time(lambda: [NightSky(site, date(2026, m, 15)).target(83.8, -5.4) for m in range(1, 13)],
                       max(1, args.repeat // 2))
+        # An import of 1,000 CSV rows (half catalogue names), checked only, against a catalogue search per name.
+        from master.catalog import openngc
+        from master.target_files import parse_csv
+        from master.target_import import import_targets
+
+        text = "name,ra,dec\n" + "".join(f"Field {i},{i % 24}:00:00,+{i % 80}:00:00\n" for i in range(500))
+        text += "".join(f"NGC {i}\n" for i in range(1, 501))
+        with services.sessions() as session:
+            imported = _time(lambda: import_targets(session, parse_csv(text), dry_run=True), max(1, args.repeat // 2))
+        searched = _time(lambda: [openngc.search(f"NGC {i}" if i % 2 else f"Field {i}", limit=5) for i in range(1000)], 1)
         services.close()
     base = results["baseline"][0]
     print(f"{'case':<22}{'median ms':>12}{'best ms':>10}{'x baseline':>12}")
@@ -103,6 +116,8 @@ def main() -> None:
     print(f"{'target_tonight (cold)':<22}{mine[0]:>12.1f}{mine[1]:>10.1f}")
     print(f"{'NightSky + target':<22}{planner[0]:>12.1f}{planner[1]:>10.1f}{planner[0] / mine[0]:>12.1f}  x target_tonight")
     print(f"{'best_months (cold)':<22}{ours[0]:>12.1f}{ours[1]:>10.1f}")
+    print(f"{'import 1000 rows':<22}{imported[0]:>12.1f}{imported[1]:>10.1f}")
+    print(f"{'1000 openngc.search':<22}{searched[0]:>12.1f}{searched[1]:>10.1f}{searched[0] / imported[0]:>12.1f}  x import")
     print(f"{'12 NightSky nights':<22}{plain[0]:>12.1f}{plain[1]:>10.1f}{plain[0] / ours[0]:>12.1f}  x best_months")
 
 

@@ -239,3 +239,37 @@ def test_obsy_targets_import_and_export(tmp_path, monkeypatch):
     assert text.startswith("name,ra,dec,") and "M 31,00:42:44.35,+41:16:08.6,Galaxy,0.98,177.83x69.66,And,kstars" in text
     (tmp_path / "page.csv").write_text("what,ever\n1,2\n")
     assert "needs a header row with a name column" in run("import", tmp_path / "page.csv").output
+
+
+def _place_in(frame) -> tuple[float, float]:
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from master.planning.sky import _offline_astropy
+
+    _offline_astropy()  # never reach for a newer IERS table
+    place = SkyCoord(VEGA_J2000[0] * u.deg, VEGA_J2000[1] * u.deg).transform_to(frame)
+    return place.ra.deg, place.dec.deg
+
+
+def test_positions_in_other_frames_come_back_to_j2000():
+    from astropy.coordinates import FK4, TETE
+    from astropy.time import Time
+
+    b1950 = _place_in(FK4(equinox="B1950"))
+    of_date = _place_in(TETE(obstime=Time("2026-06-15T22:00:00")))
+    text = oal(
+        f'<target id="a" xsi:type="oal:starTargetType"><name>Vega B1950</name><position><ra unit="deg">{b1950[0]}</ra>'
+        f'<dec unit="deg">{b1950[1]}</dec><frame><origin>geo</origin><equinox>B1950</equinox></frame></position></target>'
+        f'<target id="b" xsi:type="oal:starTargetType"><name>Vega of date</name><position><ra unit="deg">{of_date[0]}</ra>'
+        f'<dec unit="deg">{of_date[1]}</dec><frame><equinox>EqOfDate</equinox></frame></position></target>',
+        root_attrs='xmlns:oal="http://observation.sourceforge.net/openastronomylog" '
+                   'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"',
+    ).replace("<targets>", "<sessions><session id='s1'><begin>2026-06-15T22:00:00</begin></session></sessions><targets>")
+    for entry in parse_oal(text.encode()):
+        assert entry.error is None and entry.notes == []
+        assert _separation_deg(entry.fields["ra_deg"], entry.fields["dec_deg"], *VEGA_J2000) * 3600 < 1.0, entry.name
+    # KStars' places are of date; without a date in the file they are taken as J2000, and the import says so.
+    (undated,) = parse_oal(oal(star("Vega", 4.87742, 0.677336)).encode())
+    assert undated.notes == ["position of date but the file has no date: read as J2000"]
+    assert undated.fields["ra_deg"] == pytest.approx(math.degrees(4.87742))

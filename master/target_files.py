@@ -312,12 +312,10 @@ def _csv_row(row: dict[str, str], where: str) -> ParsedTarget:
 
 def parse_csv(data: bytes | str) -> list[ParsedTarget]:
     text = _decode(data) if isinstance(data, bytes) else data
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # The header names the columns and holds no separators of its own: its commonest separator is the file's.
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = max(",;\t", key=lambda d: (first_line.count(d), d == ","))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, None)
     if not header:
         raise TargetFileError("the CSV is empty")

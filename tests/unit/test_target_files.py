@@ -273,3 +273,20 @@ def test_positions_in_other_frames_come_back_to_j2000():
     (undated,) = parse_oal(oal(star("Vega", 4.87742, 0.677336)).encode())
     assert undated.notes == ["position of date but the file has no date: read as J2000"]
     assert undated.fields["ra_deg"] == pytest.approx(math.degrees(4.87742))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "cp1252"])
+def test_csv_encodings_and_stray_values(encoding):
+    text = "name\tra\tdec\tnotes\nCœur field\t5:00:00\t-5:00:00\tprès d'Orion\tstray\n"
+    (row,) = parse_csv(text.encode(encoding))
+    assert row.name == "Cœur field" and row.fields["notes"] == "près d'Orion" and row.error is None
+    assert row.notes == ["1 value(s) beyond the header were ignored"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the CSV is empty"), ("name,ra,dec\n\n", "a header but no rows"),
+    ("name\n" + "x\n" * 5001, "more than 5000 rows"),
+])
+def test_csv_files_refused_whole(text, message):
+    with pytest.raises(TargetFileError, match=message):
+        parse_csv(text)

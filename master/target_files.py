@@ -101,6 +101,8 @@ def _read_xml(data: bytes) -> Element:
         return fromstring(data)
     except DefusedXmlException:
         raise TargetFileError("the file declares a DTD or entities, which OBSY does not read") from None
+    except (LookupError, ValueError) as exc:  # expat: an unknown or multi-byte declared encoding
+        raise TargetFileError(f"the file's encoding cannot be read ({exc}): save it as UTF-8") from None
     except ParseError as exc:
         first = exc
     head = data[:200].decode("ascii", "replace")

@@ -141,6 +141,8 @@ def test_oal_encodings(encode):
     (b"<observations><targets></targets></observations>", "no <targets> with a <target>"),
     (b'<?xml version="1.0"?><observations><targets><target>', "not well-formed XML"),
     (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><observations>&a;</observations>', "DTD or entities"),
+    (b'<?xml version="1.0" encoding="shift_jis"?><observations/>', "encoding cannot be read"),
+    (b'<?xml version="1.0" encoding="x-unknown"?><observations/>', "encoding cannot be read"),
 ])
 def test_files_that_are_not_observing_lists_are_refused_whole(data, message):
     with pytest.raises(TargetFileError, match=message):

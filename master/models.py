@@ -98,6 +98,7 @@ class Target(Base):
     magnitude: Mapped[float | None] = mapped_column(Float)
     size_major_arcmin: Mapped[float | None] = mapped_column(Float)
     size_minor_arcmin: Mapped[float | None] = mapped_column(Float)
+    position_angle_deg: Mapped[float | None] = mapped_column(Float)  # of the major axis, north through east
     constellation: Mapped[str | None] = mapped_column(String(20))
     catalog_id: Mapped[str | None] = mapped_column(String(60))
     common_names: Mapped[list | None] = mapped_column(JSON)

@@ -1,4 +1,4 @@
-"""Targets: added from the catalogue or by coordinates, exported and imported as CSV."""
+"""Targets: added from the catalogue or by coordinates, exported as CSV (imports: master.target_import)."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +12,7 @@ from .catalog.openngc import CatalogEntry
 from .models import Target
 
 CSV_FIELDS = ["name", "ra", "dec", "object_type", "magnitude", "size_arcmin", "constellation", "tags", "public",
-              "notes"]
+              "notes", "catalog_id", "also_known_as", "position_angle_deg"]  # what master.target_files.parse_csv reads back
 
 
 class TargetError(ValueError):
@@ -38,7 +38,8 @@ def _new(session: Session, name: str, **fields) -> Target:
 def add_from_catalog(session: Session, entry: CatalogEntry) -> Target:
     return _new(session, entry.name, ra_deg=entry.ra_deg, dec_deg=entry.dec_deg, object_type=entry.object_type,
                 magnitude=entry.magnitude, size_major_arcmin=entry.size_major_arcmin,
-                size_minor_arcmin=entry.size_minor_arcmin, constellation=entry.constellation,
+                size_minor_arcmin=entry.size_minor_arcmin, position_angle_deg=entry.position_angle_deg,
+                constellation=entry.constellation,
                 catalog_id=entry.catalog_id, common_names=entry.common_names or None)
 
 
@@ -50,11 +51,6 @@ def add_by_coordinates(session: Session, name: str, ra: str, dec: str, **fields)
     return _new(session, name, ra_deg=ra_deg, dec_deg=dec_deg, **fields)
 
 
-def _tags(text: str) -> list[str] | None:
-    tags = sorted({t.strip() for t in text.replace(";", ",").split(",") if t.strip()})
-    return tags or None
-
-
 def export_csv(session: Session) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_FIELDS)
@@ -63,31 +59,11 @@ def export_csv(session: Session) -> str:
         size = "" if t.size_major_arcmin is None else f"{t.size_major_arcmin:g}" + (
             f"x{t.size_minor_arcmin:g}" if t.size_minor_arcmin else "")
         writer.writerow({
-            "name": t.name, "ra": format_ra(t.ra_deg) if t.ra_deg is not None else "",
-            "dec": format_dec(t.dec_deg) if t.dec_deg is not None else "", "object_type": t.object_type or "",
+            "name": t.name, "ra": format_ra(t.ra_deg, 2) if t.ra_deg is not None else "",
+            "dec": format_dec(t.dec_deg, 1) if t.dec_deg is not None else "", "object_type": t.object_type or "",
             "magnitude": "" if t.magnitude is None else f"{t.magnitude:g}", "size_arcmin": size,
             "constellation": t.constellation or "", "tags": ", ".join(t.tags or []),
-            "public": "yes" if t.public else "no", "notes": t.notes or ""})
+            "public": "yes" if t.public else "no", "notes": t.notes or "", "catalog_id": t.catalog_id or "",
+            "also_known_as": "; ".join(t.common_names or []),
+            "position_angle_deg": "" if t.position_angle_deg is None else f"{t.position_angle_deg:g}"})
     return out.getvalue()
-
-
-def import_csv(session: Session, text: str) -> tuple[int, list[str]]:
-    """Add every row with a name and coordinates; returns (added, problems by line)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"name", "ra", "dec"} <= {f.strip().lower() for f in reader.fieldnames}:
-        raise TargetError("the CSV needs a header row with at least name, ra and dec columns")
-    added, problems = 0, []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        try:
-            with session.begin_nested():
-                magnitude = float(row["magnitude"]) if row.get("magnitude") else None
-                add_by_coordinates(session, row["name"], row["ra"], row["dec"],
-                                   object_type=row.get("object_type") or None, magnitude=magnitude,
-                                   constellation=row.get("constellation") or None, tags=_tags(row.get("tags", "")),
-                                   public=row.get("public", "").lower() in ("yes", "true", "1"),
-                                   notes=row.get("notes") or None)
-            added += 1
-        except (TargetError, ValueError) as exc:
-            problems.append(f"line {line}: {exc}")
-    return added, problems

@@ -44,9 +44,9 @@ def parse_dec(text: str) -> float:
     return value
 
 
-def format_ra(deg: float) -> str:
-    return Angle(deg, unit=u.deg).to_string(unit=u.hourangle, sep=":", precision=1, pad=True)
+def format_ra(deg: float, precision: int = 1) -> str:
+    return Angle(deg, unit=u.deg).to_string(unit=u.hourangle, sep=":", precision=precision, pad=True)
 
 
-def format_dec(deg: float) -> str:
-    return Angle(deg, unit=u.deg).to_string(unit=u.deg, sep=":", precision=0, alwayssign=True, pad=True)
+def format_dec(deg: float, precision: int = 0) -> str:
+    return Angle(deg, unit=u.deg).to_string(unit=u.deg, sep=":", precision=precision, alwayssign=True, pad=True)

@@ -24,6 +24,7 @@ class CatalogEntry:
     common_names: list[str] = field(default_factory=list)
     other_ids: list[str] = field(default_factory=list)
     source: str = "OpenNGC"  # where the entry came from: OpenNGC, SIMBAD, NED, VizieR
+    position_angle_deg: float | None = None  # of the major axis, north through east
 
     @classmethod
     def from_dict(cls, data: dict) -> "CatalogEntry":
@@ -56,7 +57,8 @@ def _entry(dso) -> CatalogEntry:
     return CatalogEntry(
         name=_display_name(dso.name, messier), catalog_id=dso.name, object_type=dso.type,
         ra_deg=ra, dec_deg=dec, magnitude=min(mags) if mags else None,
-        size_major_arcmin=size[0], size_minor_arcmin=size[1], constellation=dso.constellation,
+        size_major_arcmin=size[0], size_minor_arcmin=size[1], position_angle_deg=size[2],
+        constellation=dso.constellation,
         common_names=list(commons or []), other_ids=list(others or []))
 
 
@@ -68,6 +70,11 @@ def _by_designation(query: str) -> CatalogEntry | None:
     except Exception:  # pyongc raises several kinds for identifiers it does not know
         return None
     return _entry(dso) if dso is not None else None
+
+
+def get(designation: str) -> CatalogEntry | None:
+    """The entry of one OpenNGC designation (NGC0224, IC0434, M31), or None."""
+    return _by_designation(designation)
 
 
 def _by_common_name(query: str, limit: int) -> list[CatalogEntry]:

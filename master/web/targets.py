@@ -10,10 +10,14 @@ from wtforms.validators import DataRequired, Length
 
 from master.catalog import lookup
 from master.models import Target
-from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv, import_csv
+from master.target_files import TargetFileError, parse_target_file
+from master.target_import import import_targets
+from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv
 from .context import db, get_or_404, services
+from .target_page import target_sky
 
 bp = Blueprint("targets", __name__)
+MAX_IMPORT_BYTES = 5_000_000
 
 
 class CoordinatesForm(FlaskForm):
@@ -35,7 +39,11 @@ def _search(query: str, limit: int = 20) -> lookup.SearchOutcome:
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired()])
+    file = FileField("KStars observing list (OAL .obslist/.xml) or CSV", validators=[FileRequired()])
+    tags = StringField("Tags for every imported target", description="comma separated")
+    public = BooleanField("Public (where the file does not say)")
+    update = BooleanField("Update targets that already exist")
+    skip_bad = BooleanField("Import the good entries even if some are bad")
 
 
 def _targets() -> list[Target]:
@@ -93,7 +101,8 @@ def add_coordinates():
 
 @bp.get("/targets/<int:target_id>")
 def detail(target_id: int):
-    return render_template("targets/detail.html", target=get_or_404(Target, target_id))
+    target = get_or_404(Target, target_id)
+    return render_template("targets/detail.html", target=target, view=target_sky(target, request.args))
 
 
 @bp.post("/targets/<int:target_id>/delete")
@@ -116,24 +125,37 @@ def export():
 @bp.post("/targets/import")
 def import_():
     form = ImportForm()
-    if form.validate_on_submit():
-        raw = form.file.data.read(2_000_000)
-        try:
-            added, problems = import_csv(db(), raw.decode("utf-8-sig"))
-            db().commit()
-            flash(f"{added} targets imported" + (f"; {len(problems)} rows skipped" if problems else ""), "ok")
-            for problem in problems[:20]:
-                flash(problem, "error")
-        except (TargetError, UnicodeDecodeError) as exc:
-            db().rollback()
-            flash(f"import failed: {exc}", "error")
+    if not form.validate_on_submit():
+        for field, errors in form.errors.items():
+            flash(f"{field}: {'; '.join(errors)}", "error")
+        return redirect(url_for("targets.index"))
+    upload = form.file.data
+    raw = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(raw) > MAX_IMPORT_BYTES:
+        flash(f"import failed: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB", "error")
+        return redirect(url_for("targets.index"))
+    try:
+        parsed = parse_target_file(raw, upload.filename or "")
+    except TargetFileError as exc:
+        flash(f"import failed: {exc}", "error")
+        return redirect(url_for("targets.index"))
+    tags = sorted({t.strip() for t in (form.tags.data or "").split(",") if t.strip()}) or None
+    report = import_targets(db(), parsed, update=form.update.data, skip_bad=form.skip_bad.data, tags=tags,
+                            public=True if form.public.data else None)
+    if report.applied:
+        db().commit()
+    else:
+        db().rollback()
+    flash(f"{upload.filename or 'file'}: {report.summary()}", "ok" if report.applied else "error")
+    for message in (report.errors + report.skipped + report.notes)[:30]:
+        flash(message, "error" if message in report.errors else "info")
     return redirect(url_for("targets.index"))
 
 
 @bp.get("/api/v1/targets")
 def api_list():
     fields = ("id", "name", "ra_deg", "dec_deg", "object_type", "magnitude", "size_major_arcmin",
-              "size_minor_arcmin", "constellation", "catalog_id", "common_names", "tags", "public", "notes")
+              "size_minor_arcmin", "position_angle_deg", "constellation", "catalog_id", "common_names", "tags", "public", "notes")
     return jsonify(items=[{f: getattr(t, f) for f in fields} for t in _targets()])
 
 

@@ -9,7 +9,9 @@ import pytest
 from master.catalog.coords import CoordinateError, parse_dec, parse_ra
 from master.catalog.openngc import search
 from master.models import Target
-from master.targets import TargetError, add_by_coordinates, export_csv, import_csv
+from master.target_files import TargetFileError, parse_csv
+from master.target_import import import_targets
+from master.targets import add_by_coordinates, export_csv
 from tests.unit.test_web_support import PASSWORD, make_app
 
 
@@ -59,17 +61,22 @@ def test_csv_round_trip_and_bad_rows(services):
         add_by_coordinates(session, "My comet field", "12:00:00", "+10:00:00", tags=["comet"], public=True)
         session.commit()
         text = export_csv(session)
-    assert "My comet field,12:00:00.0,+10:00:00,,,,,comet,yes," in text
+    assert "My comet field,12:00:00.00,+10:00:00.0,,,,,comet,yes," in text
+    rows = parse_csv(text.replace("My comet field", "Copy") + "Broken,99:00:00,+10\nMy comet field,01:00:00,+01:00:00\n")
     with services.sessions() as session:
-        added, problems = import_csv(session, text.replace("My comet field", "Copy") +
-                                     "Broken,99:00:00,+10\nMy comet field,01:00:00,+01:00:00\n")
+        refused = import_targets(session, rows)
+        assert not refused.applied and refused.errors == ["line 3 (Broken): right ascension '99:00:00' is not understood: give hours as 10:41:02 or degrees as 160.26"]
+        assert session.query(Target).count() == 1  # one bad row: nothing written
+    rows = parse_csv(text.replace("My comet field", "Copy") + "Broken,99:00:00,+10\nMy comet field,01:00:00,+01:00:00\n")
+    with services.sessions() as session:
+        report = import_targets(session, rows, skip_bad=True)
         session.commit()
-        assert added == 1 and len(problems) == 2
-        assert "line 3: right ascension" in problems[0] and "already exists" in problems[1]
+        assert report.added == ["Copy"] and len(report.errors) == 1
+        assert report.skipped == ["line 4 (My comet field): already a target (My comet field); left as it is"]
         copy = session.query(Target).filter_by(name="Copy").one()
         assert copy.ra_deg == pytest.approx(180.0) and copy.public and copy.tags == ["comet"]
-        with pytest.raises(TargetError, match="header row"):
-            import_csv(session, "a,b\n1,2\n")
+        with pytest.raises(TargetFileError, match="header row"):
+            parse_csv("a,b\n1,2\n")
 
 
 def csrf(client, path="/targets") -> str:
@@ -98,7 +105,7 @@ def test_pages_search_add_show_export_and_import(client):
     assert exported.mimetype == "text/csv" and b"M 42" in exported.data
     imported = client.post("/targets/import", content_type="multipart/form-data", follow_redirects=True, data={
         "csrf_token": token, "file": (io.BytesIO(b"name,ra,dec\nNew one,2:00:00,+2:00:00\n"), "t.csv")})
-    assert "1 targets imported" in imported.data.decode()
+    assert "t.csv: 1 added" in imported.data.decode()
     api = client.get("/api/v1/targets").json
     assert sorted(t["name"] for t in api["items"]) == ["<b>Field</b>", "M 42", "New one"]
     assert client.get("/api/v1/catalog/search?q=M31").json["items"][0]["catalog_id"] == "NGC0224"

@@ -64,6 +64,11 @@ MIN_STAR_AREA = 2.5                   # flux / peak (pixels); hot pixels are sma
 MAX_STAR_AREA = 10.0                  # cloud lumps are larger
 MIN_SHARPNESS = 1.25                  # peak / filtered peak; cloud lumps are flatter
 MIN_AXIS_RATIO = 0.35
+LARGE_STAR_AREA = 9.0                 # typical bright star's flux / peak above this: bin 2x2 more (to ~1/4)
+MAX_BINNING = 8
+MIN_BINNED_RADIUS = 300               # ... but never below this horizon radius (pixels): small skies lose more
+PROBE_SIZE = 256                      # the star-size probe's square near the zenith (binned pixels)
+PROBE_MIN_STARS = 20                  # fewer bright compact sources than this: no verdict on size
 BEST_SHARE = 0.35                     # clear-sky density: the best regions, this share of the area
 CLEAR_SHARE = 0.85                    # ... scaled by this (the best regions are a little lucky)
 TEXTURE_SCALE = 4.0                   # coarse cells: structure smaller than this is cloud texture
@@ -131,6 +136,12 @@ def classify(image, model: SkyModel, *, exposure_s: float | None = None,
     binning = max(1, math.ceil(max(data.shape) / BIN_ABOVE))
     if binning > 1:
         data = block_mean(data, binning)
+    # Stars too large for the point-source test (a soft lens, or many pixels behind a short fisheye):
+    # bin further until they fit, as the camera's own star size is the one thing not known.
+    while (binning < MAX_BINNING and model.radius / (2 * binning) >= MIN_BINNED_RADIUS
+           and _typical_star_area(data, model, binning) > LARGE_STAR_AREA):
+        data = block_mean(data, 2)
+        binning *= 2
     geo = _Geometry(data.shape, model, binning, min_altitude)
     if not geo.sky.any():
         return CloudResult("unknown", None, 0, [], f"no visible sky above {min_altitude:g} deg in the frame")
@@ -309,6 +320,28 @@ def _stars(data: np.ndarray, usable: np.ndarray, step: int):
     is_star = np.concatenate([[False], star])[segments]
     image[window][is_star] = back[is_star]
     return objects["x"][star] + c0 * step, objects["y"][star] + r0 * step, noise, image
+
+
+def _typical_star_area(data: np.ndarray, model: SkyModel, binning: int) -> float:
+    """Median flux / peak of the bright, round, compact sources in a square near the zenith, or 0
+    when there are too few to say (a cloudy or starless sky keeps its binning)."""
+    cy, cx = model.cy / binning, model.cx / binning
+    half = min(PROBE_SIZE // 2, int(0.5 * model.radius / binning))
+    y0, x0 = max(0, int(cy) - half), max(0, int(cx) - half)
+    probe = np.array(data[y0: y0 + 2 * half, x0: x0 + 2 * half], dtype=np.float32, order="C")
+    if min(probe.shape) < 32:
+        return 0.0
+    bkg = sep.Background(probe, bw=32, bh=32, fw=3, fh=3)
+    bkg.subfrom(probe)
+    rms = max(float(bkg.globalrms), 1e-6)
+    objects, _ = _extract(probe, rms)
+    if len(objects) == 0:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        area = objects["flux"] / objects["peak"]
+        ratio = objects["b"] / objects["a"]
+    bright = (objects["peak"] > 10 * rms) & (ratio > 0.6) & (objects["npix"] < 400) & np.isfinite(area)
+    return float(np.median(area[bright])) if bright.sum() >= PROBE_MIN_STARS else 0.0
 
 
 def _extract(image, rms):

@@ -233,3 +233,19 @@ def test_a_raw_bayer_fits_is_judged_like_its_luminance(tmp_path, pattern):
     assert judged.label == "partly" and abs(judged.cloud_fraction - truth) < 0.15, judged
     mosaic_as_is = load_image(unlabelled)  # without BAYERPAT nothing says it is a mosaic
     assert np.median(np.abs(np.diff(mosaic_as_is.data[300:400, 400:500], axis=1))) > 0.3 * 30 * 256
+
+
+def test_large_stars_on_a_large_frame_are_binned_until_they_look_like_stars(monkeypatch):
+    """A 2600x2600 camera whose stars have a sigma of 3 px (a soft lens): after the usual 2x2
+    binning its stars are still too large for the point-source test; the detector bins further."""
+    from node_observatory.clouds import classical
+    from tests.unit.allsky_synth import Fisheye
+
+    camera = Fisheye.scaled(2600, 2600)
+    sky, truth = make_sky(seed=5, coverage=0.3, camera=camera, star_sigma=3.0)
+    _, _, visible = sky_geometry(camera)
+    model = SkyModel(camera.cx, camera.cy, camera.radius, mask=visible)
+    judged = classify(sky.astype(np.float32), model)
+    assert judged.label == "partly" and abs(judged.cloud_fraction - truth) < 0.12, judged.cloud_fraction
+    monkeypatch.setattr(classical, "MAX_BINNING", 1)  # what it read before it measured star sizes
+    assert classify(sky.astype(np.float32), model).cloud_fraction - truth > 0.3

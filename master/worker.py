@@ -25,6 +25,7 @@ from .ingest.claim import ingest_claim
 from .library.build import rebuild_master
 from .library.triggers import on_frame_ingested
 from .live import start_live_publisher
+from .stacking.final import run_final_stack
 from .stacking.live import update_live_stack
 from .science.photometry_job import run_photometry_job
 from .science.solex_job import run_solex
@@ -81,6 +82,9 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     def photometry_run(message):
         run_photometry_job(services, message)
 
+    def final_stack(message):
+        run_final_stack(services, message)
+
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
                    **RETRY_OPTIONS)
@@ -98,7 +102,8 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     dramatiq.actor(live_stack, broker=broker, actor_name=names.UPDATE_LIVE_STACK_ACTOR,
                    queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
                    **RETRY_OPTIONS)
-    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR)):
+    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR),
+                        (final_stack, names.FINAL_STACK_ACTOR)):
         # a long scan or a night of frames: an hour before dramatiq gives up on the attempt
         dramatiq.actor(actor, broker=broker, actor_name=name, queue_name=names.SCIENCE_QUEUE,
                        throws=(InvalidMessage,), time_limit=3_600_000, **RETRY_OPTIONS)
@@ -132,8 +137,6 @@ def run_worker_process(config, threads: int) -> None:
     dramatiq.set_encoder(ReasonRecordingEncoder(undecodable_recorder(services)))
     broker = build_broker(services)
     worker = Worker(broker, queues=WORKER_QUEUES, worker_threads=threads, worker_timeout=1000)
-    worker = Worker(broker, queues={names.INGEST_QUEUE, names.SCIENCE_QUEUE}, worker_threads=threads,
-                    worker_timeout=1000)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -141,8 +144,6 @@ def run_worker_process(config, threads: int) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent, stop), daemon=True).start()
     log.info("worker process %s consuming %s with %d threads", os.getpid(), sorted(WORKER_QUEUES), threads)
-    log.info("worker process %s consuming %s and %s with %d threads", os.getpid(), names.INGEST_QUEUE,
-             names.SCIENCE_QUEUE, threads)
     stop.wait()
     worker.stop(timeout=10_000)
     broker.close()

@@ -47,6 +47,7 @@ ACCESS: dict[str, str] = {
     "observatory.api_safety": "guest",
     "targets.index": "guest",
     "targets.detail": "guest",
+    "stacks.preview": "guest",
     "targets.export": "guest",
     "targets.api_list": "guest",
     "targets.api_search": "guest",
@@ -84,6 +85,7 @@ ACCESS: dict[str, str] = {
     "tonight.send": "observer",
     # observers: science runs (the worker does the measuring)
     "science.start_run": "observer",
+    "stacks.start": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",

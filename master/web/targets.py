@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 from master.catalog import lookup
 from master.models import Target
 from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv, import_csv
+from . import stacks
 from .context import db, get_or_404, services
 
 bp = Blueprint("targets", __name__)
@@ -93,7 +94,10 @@ def add_coordinates():
 
 @bp.get("/targets/<int:target_id>")
 def detail(target_id: int):
-    return render_template("targets/detail.html", target=get_or_404(Target, target_id))
+    target = get_or_404(Target, target_id)
+    filters, nights = stacks.frame_choices(target)
+    return render_template("targets/detail.html", target=target, filters=filters, nights=nights,
+                           stack_products=stacks.stacks_of(target))
 
 
 @bp.post("/targets/<int:target_id>/delete")

@@ -95,6 +95,8 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("science.run", "GET"): rule(GUEST),
     ("science.download", "GET"): rule(GUEST),
     ("science.start_run", "POST"): rule(OBSERVER, ok=302),
+    ("stacks.start", "POST"): rule(OBSERVER, ok=302),
+    ("stacks.preview", "GET"): rule(GUEST, ok=404),  # the matrix's product is a light curve, not an image
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),

@@ -85,3 +85,45 @@ def test_final_stack_job_through_the_worker(tmp_path, files):
         colour = Image.open(io.BytesIO(services.store.get_bytes(f"{everything}/colour.png")))
         assert colour.mode == "RGB"
         assert len(letters) == 1 and "no accepted light frames of 'Nothing Here'" in letters[0]
+
+
+def test_a_stack_is_started_from_the_target_page_and_shown_there(tmp_path, files):
+    from master.models import Target
+    from .test_web_support import add_user, login, make_app
+
+    with running_master(tmp_path) as services:
+        for path in files["lights"]["R"]:
+            ingest(services, path)
+        settle(services)
+        add_user(services, "obs", role="observer")
+        add_user(services, "guest", role="guest")
+        with services.sessions() as session:
+            target = Target(name="Field", ra_deg=290.0, dec_deg=15.0)
+            session.add(target)
+            session.commit()
+            target_id = target.id
+        client = make_app(services).test_client()
+        login(client, "obs")
+        page = client.get(f"/targets/{target_id}").get_data(as_text=True)
+        assert 'id="stack-form"' in page and '<option value="R">R</option>' in page and "No stacks yet" in page
+        refused = client.post(f"/targets/{target_id}/stacks", data={"filter_name": "Ha"}, follow_redirects=True)
+        assert "no accepted light of Field in filter &#39;Ha&#39;" in refused.get_data(as_text=True)
+        answer = client.post(f"/targets/{target_id}/stacks", data={"filter_name": "R"}, follow_redirects=True)
+        assert "queued" in answer.get_data(as_text=True)
+        services.job_broker.join(names.SCIENCE_QUEUE, timeout=120_000, fail_fast=False)
+        page = client.get(f"/targets/{target_id}").get_data(as_text=True)
+        assert "No stacks yet" not in page and f"({len(OFFSETS)} left out)" not in page
+        with services.sessions() as session:
+            png = session.scalar(select(Product).where(Product.kind == "stack_png"))
+            fits_row = session.scalar(select(Product).where(Product.kind == "stack_fits"))
+            warnings = fits_row.parameters["calibration"][str(fits_row.inputs[0].frame_id)]["warnings"]
+        assert any("no matching master bias" in w for w in warnings)      # no library here: said, not hidden
+        assert f"/products/{png.id}/preview.png" in page and f"/products/{fits_row.id}/download" in page
+        client = make_app(services).test_client()
+        login(client, "guest")
+        image = client.get(f"/products/{png.id}/preview.png")
+        assert image.status_code == 200 and image.mimetype == "image/png" and image.data[:4] == b"\x89PNG"
+        assert image.headers["Content-Disposition"] == "inline"
+        download = client.get(f"/products/{fits_row.id}/download")
+        assert download.status_code == 200 and download.data[:6] == b"SIMPLE"
+        assert 'id="stack-form"' not in client.get(f"/targets/{target_id}").get_data(as_text=True)

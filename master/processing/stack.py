@@ -33,6 +33,7 @@ __all__ = ["RegistrationError", "StackResult", "detect_stars", "find_transform",
 
 MAX_CONTROL_STARS = 50
 DETECT_SIGMA = 5.0
+MAX_ELONGATION = 3.0   # a/b above this is a trail segment or a blend, not a star to register on
 WEIGHTINGS = ("noise", "stars")
 
 
@@ -65,7 +66,7 @@ def detect_stars(data: np.ndarray, max_stars: int = MAX_CONTROL_STARS) -> np.nda
         objects = sep.extract(image, DETECT_SIGMA, err=background.globalrms, minarea=5)
     except Exception as exc:  # sep raises bare Exception (pixel buffer, memory)
         raise RegistrationError(f"star detection failed: {exc}") from exc
-    objects = objects[(objects["flag"] & sep.OBJ_TRUNC) == 0]
+    objects = objects[((objects["flag"] & sep.OBJ_TRUNC) == 0) & (objects["a"] <= MAX_ELONGATION * objects["b"])]
     order = np.argsort(-objects["flux"])[:max_stars]
     return np.column_stack([objects["x"][order], objects["y"][order]])
 

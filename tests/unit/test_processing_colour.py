@@ -177,3 +177,24 @@ def test_rgb_and_lrgb_composites_are_registered_to_each_other():
 def test_filter_names_map_to_channels():
     assert [channel_of(n) for n in ("Red", "G", " blue ", "Lum", "L", "Ha", None)] == ["R", "G", "B", "L", "L", None,
                                                                                          None]
+
+
+def test_a_live_stack_of_colour_frames_is_a_running_mean_of_rgb_planes(tmp_path):
+    from master.processing.running_mean import RunningMean
+
+    paths = _osc_lights(tmp_path)
+    cubes = []
+    for path in paths:
+        with fits.open(path) as hdul:
+            layout = bayer_layout(hdul[0].header)
+            cubes.append(debayer_bilinear(hdul[0].data, colour_phase(layout, hdul[0].data.shape[0])))
+    state = RunningMean.first(cubes[0])
+    for cube in cubes[1:]:
+        state.add(cube)
+    state = RunningMean.from_bytes(state.to_bytes())
+    assert state.mean.shape == (3, 128, 160) and state.coverage.shape == (128, 160) and state.n_frames == 4
+    reference = stack_files(paths, sigma=None)     # the same frames, registered the same way
+    core = (slice(None), slice(10, -10), slice(10, -10))
+    np.testing.assert_allclose(state.mean[core], reference.data[core], rtol=1e-4, atol=0.05)
+    with pytest.raises(ValueError, match="does not fit"):
+        state.add(cubes[0][0])                     # a monochrome frame in a colour stack

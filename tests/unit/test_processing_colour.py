@@ -198,3 +198,20 @@ def test_a_live_stack_of_colour_frames_is_a_running_mean_of_rgb_planes(tmp_path)
     np.testing.assert_allclose(state.mean[core], reference.data[core], rtol=1e-4, atol=0.05)
     with pytest.raises(ValueError, match="does not fit"):
         state.add(cubes[0][0])                     # a monochrome frame in a colour stack
+
+
+def test_colour_command_on_stack_files(tmp_path):
+    from click.testing import CliRunner
+
+    from master.processing.cli import process_group
+
+    for name, shift, scale in (("R", (0, 0), 1.0), ("G", (2.0, 1.0), 0.6), ("B", (-1.0, 2.5), 0.3)):
+        fits.PrimaryHDU(_star_field(shift, scale)).writeto(tmp_path / f"{name}.fits")
+    args = ["colour", "--r", str(tmp_path / "R.fits"), "--g", str(tmp_path / "G.fits"), "--b", str(tmp_path / "B.fits"),
+            "--out", str(tmp_path / "rgb.png"), "--fits", str(tmp_path / "rgb.fits")]
+    result = CliRunner().invoke(process_group, args)
+    assert result.exit_code == 0, result.output
+    assert "RGB image written" in result.output and "G by (-2.0, -1.0) px" in result.output
+    assert Image.open(tmp_path / "rgb.png").mode == "RGB" and fits.getdata(tmp_path / "rgb.fits").shape == (3, 120, 150)
+    missing = CliRunner().invoke(process_group, args[:5] + ["--out", str(tmp_path / "x.png")])
+    assert missing.exit_code != 0 and "missing B" in missing.output

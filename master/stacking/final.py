@@ -27,12 +27,15 @@ from astropy.io import fits
 from sqlalchemy import or_, select
 
 from common.contracts import FinalStackJob, InvalidMessage, parse_message
+from common.objectstore import ObjectStoreError
+from master.fitsmeta.reader import FitsReadError
 from master.ingest.keys import slug
-from master.library.apply import calibrate_frame
+from master.library.apply import NotALight, calibrate_frame
 from master.models import Frame, Product, Target
 from master.previews import make_previews
 from master.processing.calibrate import write_calibrated
 from master.processing.colour import ColourError, channel_of, combine_channels
+from master.processing.masters import CalibrationError
 from master.processing.stack import RegistrationError, stack_files, write_stack
 from master.science.products import store_product
 
@@ -98,7 +101,8 @@ def _stack_filter(services, job: FinalStackJob, filter_name: str, members) -> li
         for frame_id, name, cards in members:
             try:
                 data, record, _ = calibrate_frame(services, frame_id)
-            except Exception as exc:  # a missing object, an unreadable file: this frame only
+            except (NotALight, FitsReadError, CalibrationError, KeyError, OSError, ObjectStoreError) as exc:
+                # a missing object, an unreadable file, masters of another size: this frame only
                 left_out.append([frame_id, f"not calibrated: {getattr(exc, 'reason', exc)}"[:300]])
                 continue
             header = fits.Header()
@@ -115,7 +119,8 @@ def _stack_filter(services, job: FinalStackJob, filter_name: str, members) -> li
             del data
         if not paths:
             raise NothingToStack(f"filter {filter_name or 'none'}: no frame could be calibrated ({left_out})")
-        weights = _quality_weights(services, ids) if job.weights == "quality" else None
+        # a median has no weights; the mean weighs by the grading ingest recorded
+        weights = _quality_weights(services, ids) if job.weights == "quality" and job.method == "mean" else None
         try:
             result = stack_files(paths, method=job.method, sigma=job.sigma, weights=weights, workdir=tmp)
         except RegistrationError as exc:
@@ -126,7 +131,7 @@ def _stack_filter(services, job: FinalStackJob, filter_name: str, members) -> li
         fits_path = write_stack(result, Path(tmp) / "stack.fits")
         _, preview = make_previews(result.data)
         parameters = {"target": job.target_name, "filter": filter_name or None, "night": job.night,
-                      "method": job.method, "sigma": job.sigma, "weights": job.weights,
+                      "method": job.method, "sigma": job.sigma, "weights": job.weights if weights else "none",
                       "frame_weights": dict(zip(map(str, used), result.weights)) if result.weights else None,
                       "frames": len(used), "left_out": left_out, "colour": result.data.ndim == 3,
                       "calibration": {str(i): calibration[i] for i in used},

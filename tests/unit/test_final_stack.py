@@ -119,6 +119,7 @@ def test_a_stack_is_started_from_the_target_page_and_shown_there(tmp_path, files
             warnings = fits_row.parameters["calibration"][str(fits_row.inputs[0].frame_id)]["warnings"]
         assert any("no matching master bias" in w for w in warnings)      # no library here: said, not hidden
         assert f"/products/{png.id}/preview.png" in page and f"/products/{fits_row.id}/download" in page
+        assert f'href="/view/{fits_row.key}"' in page and client.get(f"/view/{fits_row.key}").status_code == 200
         client = make_app(services).test_client()
         login(client, "guest")
         image = client.get(f"/products/{png.id}/preview.png")

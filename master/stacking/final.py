@@ -62,7 +62,11 @@ def stack_frames(session, job: FinalStackJob) -> list[Frame]:
     if job.filter_name is not None:
         query = query.where(Frame.filter_name == job.filter_name)
     if job.night is not None:
-        query = query.where(Frame.night == date.fromisoformat(job.night))
+        try:
+            night = date.fromisoformat(job.night)
+        except ValueError:
+            raise InvalidMessage(f"night {job.night!r} is not a date") from None
+        query = query.where(Frame.night == night)
     return list(session.scalars(query.order_by(Frame.date_obs, Frame.id)))
 
 

@@ -56,11 +56,12 @@ def test_final_stack_job_through_the_worker(tmp_path, files):
         run_job(services, FinalStackJob(target_name=target))                  # every filter, every night
         run_job(services, FinalStackJob(target_name=target, filter_name="R", night=night))
         run_job(services, FinalStackJob(target_name="Nothing Here"))           # dead-lettered, the worker goes on
+        run_job(services, FinalStackJob(target_name=target, night="2024-02-30"))   # dead-lettered, not retried
         run_job(services, FinalStackJob(target_name=target, filter_name="G"))  # again: replaces, no duplicates
         with services.sessions() as session:
             products = {p.key: p for p in session.scalars(select(Product))}
             inputs = {k: sorted(i.frame_id for i in p.inputs) for k, p in products.items()}
-            letters = [row.reason for row in session.scalars(select(DeadLetter))]
+            letters = [row.reason for row in session.scalars(select(DeadLetter).order_by(DeadLetter.id))]
             calibrated = {row.frame_id: row for row in session.scalars(select(FrameCalibration))}
         everything, one_night = scope_prefix(target, None), scope_prefix(target, night)
         assert sorted(products) == sorted([f"{everything}/{f}.{ext}" for f in FILTERS for ext in ("fits", "png")]
@@ -84,7 +85,8 @@ def test_final_stack_job_through_the_worker(tmp_path, files):
             assert np.isfinite(hdul[0].data).mean() > 0.9
         colour = Image.open(io.BytesIO(services.store.get_bytes(f"{everything}/colour.png")))
         assert colour.mode == "RGB"
-        assert len(letters) == 1 and "no accepted light frames of 'Nothing Here'" in letters[0]
+        assert len(letters) == 2 and "no accepted light frames of 'Nothing Here'" in letters[0]
+        assert "night '2024-02-30' is not a date" in letters[1]
 
 
 def test_a_stack_is_started_from_the_target_page_and_shown_there(tmp_path, files):

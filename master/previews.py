@@ -122,16 +122,25 @@ class _Stretch:
 
     @classmethod
     def linked(cls, planes: list[np.ndarray]) -> list["_Stretch"]:
-        """One stretch per plane: their own black points, the widest range and the midtone of their mean level."""
-        fitted = [cls.fit(p) for p in planes]
-        span = max(f.white - f.black for f in fitted)
-        levels = []
-        for f, plane in zip(fitted, planes):
-            sample = plane[np.isfinite(plane)]
-            levels.append((float(np.median(sample)) - f.black) / span if sample.size else 0.0)
-        level = float(np.mean(levels))
+        """One stretch per plane: black points that put every plane's sky at the same level (a grey
+        sky), one range (the widest) and one midtone, so that stars keep their colour ratios."""
+        stats = []
+        for plane in planes:
+            sample = plane[:: max(1, plane.shape[0] // 256), :: max(1, plane.shape[1] // 256)]
+            sample = sample[np.isfinite(sample)]
+            if sample.size == 0:
+                return [cls(0.0, 1.0, 0.5) for _ in planes]
+            median = float(np.median(sample))
+            white = float(np.nanmax(plane)) if np.isfinite(np.nanmax(plane)) else float(sample.max())
+            stats.append((median, 1.4826 * float(np.median(np.abs(sample - median))), white))
+        shadow = SHADOW_SIGMAS * float(np.mean([mad for _, mad, _ in stats]))
+        blacks = [median - shadow for median, _, _ in stats]
+        span = max(white - black for (_, _, white), black in zip(stats, blacks))
+        if not span > 0:
+            return [cls(black, black + 1.0, 0.5) for black in blacks]
+        level = shadow / span
         midtone = _mtf(TARGET_BACKGROUND, level) if 0.0 < level < 1.0 else 0.5
-        return [cls(f.black, f.black + span, midtone) for f in fitted]
+        return [cls(black, black + span, midtone) for black in blacks]
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         x = (image - self.black) * (1.0 / (self.white - self.black))

@@ -43,6 +43,8 @@ class StoreConfig(Section):
     bucket: str = "obsy"
     secure: bool = True
     region: str = ""
+    link_expiry_s: int = Field(default=3600, ge=60, le=7 * 86400,
+                               description="s3: how long a presigned download link on a frame page stays valid (S3 allows 7 days at most)")
 
     @model_validator(mode="after")
     def _s3_needs_endpoint(self):

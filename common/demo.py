@@ -40,7 +40,22 @@ def build_context(data_dir=None, web_port: int = 8000) -> EmbeddedContext:
     )
 
 
+def start_broker(ctx: EmbeddedContext) -> None:
+    """A private Mosquitto for the live topics, when installed (the first thing started, the
+    last stopped)."""
+    from .mosquitto import PrivateMosquitto, find_mosquitto
+
+    executable = find_mosquitto()
+    if executable is None:
+        ctx.announce("Live MQTT and the public site: off (install mosquitto to see them)")
+        return
+    broker = PrivateMosquitto(ctx.data_dir / "mosquitto", executable).start()
+    ctx.mqtt_port = broker.port
+    ctx.on_stop(broker.stop)
+
+
 def start_all(ctx: EmbeddedContext) -> None:
+    start_broker(ctx)
     for ep in embedded_starters():
         logging.getLogger(__name__).info("starting %s", ep.name)
         ep.load()(ctx)

@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Callable
 
 
+DEMO_SITE = "demo"  # the [mqtt] site of the demo's live topics
+
+
 @dataclass
 class EmbeddedContext:
     data_dir: Path
@@ -14,6 +17,7 @@ class EmbeddedContext:
     store: object  # LocalObjectStore
     web_port: int = 8000
     time_scale: float = 1.0
+    mqtt_port: int | None = None  # the demo's private Mosquitto on 127.0.0.1, when there is one
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     announcements: list[str] = field(default_factory=list)
 

@@ -340,40 +340,6 @@ def activity_text(message: Message) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Home Assistant MQTT discovery
-# --------------------------------------------------------------------------------------------
-
-def home_assistant_configs(prefix: str, site: str, discovery_prefix: str = "homeassistant") -> list[tuple[str, dict]]:
-    """(topic, config) pairs announcing the site's entities to Home Assistant; publish retained."""
-    root = site_root(prefix, site)
-    device = {"identifiers": [f"obsy_{site}"], "name": f"OBSY {site}", "manufacturer": "OBSY"}
-    availability = {"availability_topic": topic(prefix, site, STATUS),
-                    "availability_template": "{{ value_json.state }}",
-                    "payload_available": "online", "payload_not_available": "offline"}
-    entities = [
-        ("binary_sensor", "safe", {
-            "name": "Sky safe", "state_topic": f"{root}/{SAFETY.leaf}",
-            # ON means safe. No device_class: Home Assistant's "safety" class reads ON as unsafe.
-            "value_template": "{{ 'ON' if value_json.state == 'safe' else 'OFF' }}",
-        }),
-        ("sensor", "safety", {"name": "Safety state", "state_topic": f"{root}/{SAFETY.leaf}",
-                              "value_template": "{{ value_json.state }}"}),
-        ("sensor", "job", {"name": "Current job", "state_topic": f"{root}/{JOB.leaf}",
-                           "value_template": "{{ value_json.state }}",
-                           "json_attributes_topic": f"{root}/{JOB.leaf}"}),
-        ("sensor", "last_frame", {"name": "Last frame", "state_topic": f"{root}/{FRAME.leaf}",
-                                  "value_template": "{{ value_json.object_name or value_json.frame_type }}",
-                                  "json_attributes_topic": f"{root}/{FRAME.leaf}"}),
-    ]
-    configs = []
-    for component, key, extra in entities:
-        unique = f"obsy_{site}_{key}"
-        configs.append((f"{discovery_prefix}/{component}/{unique}/config",
-                        {**extra, "unique_id": unique, "object_id": unique, "device": device, **availability}))
-    return configs
-
-
-# --------------------------------------------------------------------------------------------
 # the MQTT client both ends use
 # --------------------------------------------------------------------------------------------
 

@@ -90,8 +90,13 @@ def park_request_key(observatory_node: str) -> str:
 
 
 # where a node drops a frame before claiming it with an ingest job
+def incoming_prefix(node: str) -> str:
+    """Where a telescope node uploads; its object-store key may write nothing else."""
+    return f"incoming/{node}/"
+
+
 def incoming_key(node: str, sha256: str, suffix: str = ".fits") -> str:
-    return f"incoming/{node}/{sha256}{suffix}"
+    return f"{incoming_prefix(node)}{sha256}{suffix}"
 
 
 INCOMING_SUFFIXES = (".fits", ".ser")  # FITS frames, SER videos

@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import tempfile
+from datetime import timedelta
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -63,6 +64,11 @@ class ObjectStore(ABC):
 
     def copy(self, source: str, dest: str) -> None:
         self.put_bytes(dest, self.get_bytes(source))
+
+    def presigned_get(self, key: str, expires_s: int, download_name: str | None = None) -> str | None:
+        """A URL anyone may GET the object from for ``expires_s`` seconds, or None when the store
+        cannot give one (a local directory has no server of its own)."""
+        return None
 
 
 class LocalObjectStore(ObjectStore):
@@ -153,7 +159,16 @@ class S3ObjectStore(ObjectStore):
             self._guard(self._ensure_bucket)
 
     def _ensure_bucket(self):
-        if not self.client.bucket_exists(self.bucket):
+        from minio.error import S3Error
+        try:
+            exists = self.client.bucket_exists(self.bucket)
+        except S3Error as exc:
+            if exc.code != "AccessDenied":
+                raise
+            # A node's scoped key may only write its own prefix, not look at the bucket: the
+            # master, whose key may, has made it.
+            return
+        if not exists:
             self.client.make_bucket(self.bucket)
 
     def _guard(self, fn, *args, **kwargs):
@@ -207,6 +222,14 @@ class S3ObjectStore(ObjectStore):
     def copy(self, source, dest):
         from minio.commonconfig import CopySource
         self._guard(self.client.copy_object, self.bucket, check_key(dest), CopySource(self.bucket, check_key(source)))
+
+    def presigned_get(self, key, expires_s, download_name=None):
+        # Signed by the SDK (it asks the server only for the bucket's region when none is configured).
+        # The URL names the endpoint as configured: it must be one the user's browser can reach.
+        safe = (download_name or "").replace('"', "").replace("\\", "")
+        headers = {"response-content-disposition": f'attachment; filename="{safe}"'} if safe else None
+        return self._guard(self.client.presigned_get_object, self.bucket, check_key(key),
+                           expires=timedelta(seconds=expires_s), response_headers=headers)
 
     def list(self, prefix=""):
         objects = self._guard(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))

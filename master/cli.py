@@ -8,6 +8,7 @@ import sys
 import click
 
 from common.cli import load_role_config
+from .credentials_cli import credentials_group
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False),
                              help="TOML config (default ~/.config/obsy/master.toml).")
@@ -16,6 +17,9 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
 @click.group("master")
 def master_group() -> None:
     """The master: portal, workers, database."""
+
+
+master_group.add_command(credentials_group)
 
 
 @master_group.command("web")
@@ -170,38 +174,6 @@ def token_revoke_command(config_path, token_id) -> None:
     click.echo(f"token {token_id} revoked")
 
 
-@master_group.group("credentials")
-def credentials_group() -> None:
-    """Broker credentials for the nodes, one RabbitMQ user each, scoped to that node's queues."""
-
-
-@credentials_group.command("create")
-@click.argument("node")
-@click.option("--role", type=click.Choice(["telescope", "observatory"]), required=True)
-@click.option("--vhost", default="obsy", show_default=True)
-@click.option("--host", default="MASTER", show_default=True, help="broker host for the printed AMQP URL")
-@click.option("--port", default=5672, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--secrets-dir", type=click.Path(file_okay=False),
-              help="also store the password for the Ansible playbook (its obsy_secrets_dir)")
-def credentials_create_command(node, role, vhost, host, port, secrets_dir) -> None:
-    """Print a new RabbitMQ user/password for NODE, the rabbitmqctl commands that create it and the
-    node's broker URL. Without --secrets-dir nothing is stored: the password is shown only now."""
-    from .credentials import amqp_url, new_account, rabbitmqctl_lines, write_secret
-
-    try:
-        account = new_account(node, role)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="NODE") from None
-    if secrets_dir:
-        try:
-            click.echo(f"# stored in {write_secret(account, secrets_dir)}", err=True)
-        except FileExistsError as exc:
-            raise click.ClickException(f"{exc.filename} exists; delete it to rotate the password") from None
-    click.echo(f"# RabbitMQ user for {role} node {node}; the password is shown only now", err=True)
-    click.echo(f"user={account.name} password={account.password}")
-    for line in rabbitmqctl_lines(account, vhost):
-        click.echo(line)
-    click.echo(f"# the node's [broker] url:\n{amqp_url(account, host, port, vhost)}")
 def queue_solex(services):
     from common import names
     from common.contracts import SolexJob

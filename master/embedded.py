@@ -9,9 +9,11 @@ from dramatiq import Worker
 from sqlalchemy import select
 
 from common.config import load_config
+from common.embedded import DEMO_SITE
 from .models import User
 from .serve import ThreadedServer
 from .services import MasterServices
+from .live import start_live_publisher
 from .worker import WORKER_QUEUES, build_broker, subscribe_events
 
 log = logging.getLogger(__name__)
@@ -44,14 +46,16 @@ def ensure_demo_admin(services, data_dir) -> str:
 def start(ctx) -> None:
     from .web import create_app
 
+    mqtt = {"host": "127.0.0.1", "port": ctx.mqtt_port, "site": DEMO_SITE} if ctx.mqtt_port else {}
     config = load_config("master", None, database={"url": f"sqlite:///{ctx.data_dir / 'obsy.db'}"},
                          store={"kind": "local", "path": str(ctx.store.root)},
-                         web={"port": ctx.web_port, "secret_key": ""})
+                         web={"port": ctx.web_port, "secret_key": ""}, mqtt=mqtt)
     services = MasterServices(config, store=ctx.store, bus=ctx.bus, broker=ctx.broker)
     build_broker(services, broker=ctx.broker)
     worker = Worker(ctx.broker, queues=WORKER_QUEUES, worker_threads=2, worker_timeout=200)
     worker.start()
     subscribe_events(services)
+    publisher = start_live_publisher(services)  # None without the demo's broker
     server = ThreadedServer(create_app(services), "127.0.0.1", ctx.web_port).start()
     password = ensure_demo_admin(services, ctx.data_dir)
     ctx.announce(f"Portal: http://127.0.0.1:{server.port}/  (login: {DEMO_USER} / {password})")
@@ -59,6 +63,8 @@ def start(ctx) -> None:
     ctx.web_port = server.port
 
     def stop():
+        if publisher is not None:
+            publisher.stop()
         server.stop()
         worker.stop(timeout=5000)
         services.engine.dispose()

@@ -37,7 +37,7 @@ import socket
 import threading
 from typing import Any, Callable
 
-from common import live, names
+from common import home_assistant, live, names
 from common.contracts import (FrameIngested, JobProgress, LiveStackUpdated, Message, MountReport, NodeHeartbeat,
                               RoofState, SafetyState)
 
@@ -63,6 +63,7 @@ class LivePublisher:
         self.frame_lookup = frame_lookup
         self._lock = threading.Lock()
         self._latest: dict[str, tuple[bytes, int]] = {}  # retained topic -> (payload, qos)
+        self._discovered = {"roof": set(), "mount": set()}  # nodes announced to Home Assistant
         self.connected = threading.Event()
         self.published = 0  # messages handed to paho (for tests and diagnostics)
         self.dropped = 0  # transient messages dropped while disconnected
@@ -115,8 +116,10 @@ class LivePublisher:
         elif isinstance(message, JobProgress):
             self.publish(live.JOB, live.job_payload(message))
         elif isinstance(message, RoofState):
+            self._discover("roof", message.node)
             self.publish(live.ROOF, live.roof_payload(message), node=message.node)
         elif isinstance(message, MountReport):
+            self._discover("mount", message.node)
             self.publish(live.MOUNT, live.mount_payload(message), node=message.node)
         elif isinstance(message, NodeHeartbeat):
             self.publish(live.NODE, live.node_payload(message), node=message.node)
@@ -142,6 +145,21 @@ class LivePublisher:
         except Exception:
             log.exception("live publisher could not read frame %s; publishing the event alone", frame_id)
             return None
+
+    def _discover(self, kind: str, node: str) -> None:
+        """A node heard of for the first time gets its Home Assistant entity (sent now if connected,
+        else with everything else on connect)."""
+        if not self.config.home_assistant or node in self._discovered[kind]:
+            return
+        with self._lock:
+            self._discovered[kind].add(node)
+            if self.connected.is_set():
+                self._send_discovery(home_assistant.node_entities(self.prefix, self.site, **{f"{kind}s": {node}}))
+
+    def _send_discovery(self, entities) -> None:
+        for name, config in home_assistant.discovery_configs(self.prefix, self.site, entities,
+                                                             self.config.discovery_prefix):
+            self._send(name, _encode(config), 1, True)
 
     # -- MQTT --------------------------------------------------------------------------------
 
@@ -182,9 +200,9 @@ class LivePublisher:
             self.connected.set()
             self._send(self._topic(live.STATUS), _encode(live.LiveStatus(state="online")), live.STATUS.qos, True)
             if self.config.home_assistant:
-                for name, config in live.home_assistant_configs(self.prefix, self.site,
-                                                                self.config.discovery_prefix):
-                    self._send(name, _encode(config), 1, True)
+                self._send_discovery(home_assistant.site_entities(self.prefix, self.site)
+                                     + home_assistant.node_entities(self.prefix, self.site, self._discovered["roof"],
+                                                                    self._discovered["mount"]))
             for name, (body, qos) in self._latest.items():
                 self._send(name, body, qos, True)
 

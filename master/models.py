@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Table, Text)
+                        String, Table, Text, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -216,6 +216,8 @@ class Frame(Base):
     accepted: Mapped[bool] = mapped_column(Boolean, default=True)
     reject_reason: Mapped[str | None] = mapped_column(String(300))
     warnings: Mapped[list | None] = mapped_column(JSON)
+    # Anonymous visitors may open a public frame in the viewer and download it (set by observers).
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
     thumb_key: Mapped[str | None] = mapped_column(String(1024))
     preview_key: Mapped[str | None] = mapped_column(String(1024))

@@ -16,7 +16,8 @@ class RemoteNode:
         self.subscriber = LiveSubscriber(config.mqtt, self.state, client_id=client_id)
         g = config.gallery
         self.gallery = Gallery(g.master_api_url or config.web.master_url, token=g.token, timeout_s=g.timeout_s,
-                               refresh_s=g.refresh_s, max_items=g.max_items)
+                               refresh_s=g.refresh_s, max_items=g.max_items,
+                               viewer_base=config.web.master_url)
         extra = {"keepalive_s": keepalive_s} if keepalive_s is not None else {}
         self.app = create_app(self.state, title=config.web.title, master_url=config.web.master_url,
                               max_streams=config.web.max_streams, gallery=self.gallery, **extra)

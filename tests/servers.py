@@ -1010,6 +1010,22 @@ class S3Server(_PopenServer):
             client.remove_object(name, obj.object_name)
         client.remove_bucket(name)
 
+    def enforce_iam(self) -> None:
+        """From the next request on, moto authenticates every request and authorises it by the
+        caller's IAM policies (moto's "IAM-like access control"; the same counter the
+        INITIAL_NO_AUTH_ACTION_COUNT environment variable sets, here set to 0 at runtime). Create the
+        IAM users first: once this is on, only their keys work. A restart turns it off again."""
+        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset-auth", method="POST", data=b"0",
+                                     headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def iam_client(self, access_key: str | None = None, secret_key: str | None = None):
+        import boto3
+
+        return boto3.client("iam", endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id=access_key or self.access_key,
+                            aws_secret_access_key=secret_key or self.secret_key)
+
     def reset(self) -> None:
         """Drop every bucket and object (moto's reset API)."""
         req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b"")
@@ -1058,9 +1074,14 @@ _MQTT_DISCONNECT = bytes([0xE0, 0])
 
 
 class MosquittoServer(_PopenServer):
-    """A private Mosquitto 2 broker: anonymous, no persistence, 127.0.0.1:``port``."""
+    """A private Mosquitto 2 broker: no persistence, 127.0.0.1:``port``. Anonymous, unless given a
+    ``password_file`` (and an ``acl_file``): then only those users, with those rights."""
 
     kind = "mosquitto"
+
+    def __init__(self, base_dir=None, password_file=None, acl_file=None):
+        self.password_file, self.acl_file = password_file, acl_file
+        super().__init__(base_dir)
 
     @property
     def url(self) -> str:
@@ -1082,7 +1103,7 @@ class MosquittoServer(_PopenServer):
         d = self._dir
         lines = [
             f"listener {self._port} {HOST}",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
             "persistence false",
             f"pid_file {d / 'mosquitto.pid'}",
             f"log_dest file {d / 'mosquitto.log'}",
@@ -1091,6 +1112,10 @@ class MosquittoServer(_PopenServer):
             "log_type notice",
             "log_type information",
         ]
+        if self.password_file:
+            lines.append(f"password_file {self.password_file}")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
         if _IS_ROOT:
             lines.append("user root")  # otherwise it drops to 'mosquitto' and cannot write here
         (d / "mosquitto.conf").write_text("\n".join(lines) + "\n")
@@ -1106,7 +1131,8 @@ class MosquittoServer(_PopenServer):
                 with socket.create_connection((HOST, self._port), timeout=2) as s:
                     s.sendall(_MQTT_CONNECT)
                     ack = s.recv(4)
-                    if ack[:2] == b"\x20\x02" and ack[3:4] == b"\x00":
+                    # accepted, or (with a password file) refused as not authorised: it answers
+                    if ack[:2] == b"\x20\x02" and ack[3:4] in (b"\x00", b"\x05"):
                         s.sendall(_MQTT_DISCONNECT)
                         return
                     last = f"unexpected CONNACK {ack!r}"

@@ -8,7 +8,7 @@ API tokens act for their user; a "read" token may only read.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, current_app, jsonify, make_response, redirect, request, url_for
 from flask_login import current_user
 
 ROLE_RANK = {"anonymous": 0, "guest": 1, "observer": 2, "admin": 3}
@@ -22,7 +22,7 @@ ACCESS: dict[str, str] = {
     "auth.login": "anonymous",
     "public.targets": "anonymous",
     "public.api_targets": "anonymous",
-    # The view itself refuses (404) a frame whose target is not public.
+    # The view itself refuses (404) a frame that is not public and whose target is not public.
     "public.preview": "anonymous",
     # any logged-in user: reading
     "index": "guest",
@@ -34,14 +34,18 @@ ACCESS: dict[str, str] = {
     "frames.preview": "guest",
     "frames.download": "guest",
     "calibration.index": "guest",
-    # The viewer: frames have no "public" flag, so anonymous visitors see none of it.
-    "viewer.frame": "guest",
+    # The viewer and a frame's direct link: anonymous visitors only for frames marked public, which the
+    # views check (``public_or_login``); anything else sends them to log in, as for a guest route.
+    "viewer.frame": "anonymous",
+    "viewer.info": "anonymous",
+    "viewer.tile": "anonymous",
+    "viewer.pixel": "anonymous",
+    "viewer.stars": "anonymous",
+    "viewer.download": "anonymous",
+    "links.api_frame_link": "anonymous",
+    "public.api_frames": "anonymous",
+    # any FITS object by key (masters, stacks): logged-in users
     "viewer.object_": "guest",
-    "viewer.info": "guest",
-    "viewer.tile": "guest",
-    "viewer.pixel": "guest",
-    "viewer.stars": "guest",
-    "viewer.download": "guest",
     "nodes.index": "guest",
     "observatory.index": "guest",
     "observatory.api_safety": "guest",
@@ -65,6 +69,12 @@ ACCESS: dict[str, str] = {
     "science.runs": "guest",
     "science.run": "guest",
     "science.download": "guest",
+    "reports.target": "guest",
+    "reports.target_csv": "guest",
+    "reports.nights": "guest",
+    "reports.night": "guest",
+    "reports.night_csv": "guest",
+    "reports.night_safety_csv": "guest",
     # observers: the roof (the node's own interlock still decides)
     "observatory.roof_command": "observer",
     # observers: targets and their own account
@@ -86,6 +96,7 @@ ACCESS: dict[str, str] = {
     # observers: science runs (the worker does the measuring)
     "science.start_run": "observer",
     "stacks.start": "observer",
+    "frames.set_public": "observer",
     "account.password": "observer",
     "account.create_token": "observer",
     "account.revoke_token": "observer",
@@ -94,6 +105,8 @@ ACCESS: dict[str, str] = {
     "users.create": "admin",
     "users.set_active": "admin",
     "users.reset_password": "admin",
+    "users.set_role": "admin",
+    "users.delete_user": "admin",
 }
 
 
@@ -118,6 +131,21 @@ def allowed(endpoint: str, user=None, method: str = "GET") -> bool:
     return True
 
 
+def login_answer():
+    """What an anonymous visitor gets for something that needs a login: 401 from the API, else the login page."""
+    if request.path.startswith("/api/"):
+        return jsonify(error="authentication required"), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def public_or_login(is_public) -> None:
+    """In a view open to anonymous visitors: go on if the visitor is logged in or ``is_public()`` is true,
+    otherwise stop with ``login_answer()`` (the same answer as for any guest route: no hint the item exists)."""
+    if current_user.is_authenticated or is_public():
+        return
+    abort(make_response(login_answer()))
+
+
 def enforce_access():
     """``before_request``: the login page, a 401, a 403, or nothing (go ahead)."""
     endpoint = request.endpoint
@@ -129,7 +157,5 @@ def enforce_access():
     if allowed(endpoint, current_user, request.method):
         return None
     if not current_user.is_authenticated:
-        if request.path.startswith("/api/"):
-            return jsonify(error="authentication required"), 401
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return login_answer()
     abort(403)

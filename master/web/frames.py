@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import PurePath
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from common.objectstore import ObjectStoreError
 from master.models import Frame
 from .context import db, get_or_404, services
 from .formatting import filesize, sexagesimal, utc
+from .links import download_name, frame_link
 from .queries import FrameFilters, filter_choices, frame_page, parse_positive_int
 from .sending import send_object
 
@@ -98,6 +99,7 @@ def detail(frame_id: int):
     frame = get_or_404(Frame, frame_id)
     cards = frame.header.cards if frame.header is not None else []
     return render_template("frames/detail.html", frame=frame, groups=frame_fields(frame), cards=cards,
+                           link=frame_link(frame),
                            back=request.referrer if _same_site_referrer() else url_for("frames.index"))
 
 
@@ -137,12 +139,18 @@ def preview(frame_id: int):
     return image_response(get_or_404(Frame, frame_id), "preview")
 
 
-def download_name(frame: Frame) -> str:
-    name = PurePath((frame.original_name or "").replace("\\", "/")).name
-    return name or f"{frame.sha256}.fits"
-
-
 @bp.get("/frames/<int:frame_id>/download")
 def download(frame_id: int):
     frame = get_or_404(Frame, frame_id)
     return send_object(frame.key, download_name(frame))
+
+
+@bp.post("/frames/<int:frame_id>/public")
+def set_public(frame_id: int):
+    """Observers mark a frame public (anonymous visitors may view and download it) or private again."""
+    frame = get_or_404(Frame, frame_id)
+    if FlaskForm().validate_on_submit():
+        frame.public = request.form.get("public") == "1"
+        db().commit()
+        flash("frame is public: anyone may view and download it" if frame.public else "frame is private", "ok")
+    return redirect(url_for("frames.detail", frame_id=frame.id))

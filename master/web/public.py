@@ -1,4 +1,5 @@
-"""What anonymous visitors may see: the targets marked public, their frames' previews, nothing else."""
+"""What anonymous visitors may see: the targets marked public and their latest previews, and the frames
+marked public (previews, viewer, download; see ``viewer`` and ``links``). Nothing else."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, render_template, url_for
@@ -47,9 +48,29 @@ def public_targets() -> list[dict]:
     return rows
 
 
+PUBLIC_FRAME_LIMIT = 200
+
+
+def public_frames(limit: int = PUBLIC_FRAME_LIMIT) -> list[dict]:
+    """Frames marked public, newest first, with the paths a visitor (or the remote site) can open."""
+    rows = db().scalars(select(Frame).where(Frame.public.is_(True))
+                        .order_by(Frame.date_obs.desc().nulls_last(), Frame.id.desc()).limit(limit))
+    return [{"frame_id": f.id, "target_name": f.target_name, "object_name": f.object_name,
+             "frame_type": f.frame_type, "filter_name": f.filter_name, "exposure_s": f.exposure_s,
+             "date_obs": iso(f.date_obs), "hfr_px": f.hfr_px, "width": f.width, "height": f.height,
+             "preview_path": url_for("public.preview", frame_id=f.id) if f.preview_key else None,
+             "viewer_path": url_for("viewer.frame", frame_id=f.id),
+             "link_path": url_for("links.api_frame_link", frame_id=f.id)} for f in rows]
+
+
 @bp.get("/public/targets")
 def targets():
-    return render_template("public/targets.html", targets=public_targets())
+    return render_template("public/targets.html", targets=public_targets(), frames=public_frames())
+
+
+@bp.get("/api/v1/public/frames")
+def api_frames():
+    return jsonify(items=public_frames())
 
 
 @bp.get("/api/v1/public/targets")
@@ -59,10 +80,10 @@ def api_targets():
 
 @bp.get("/public/previews/<int:frame_id>.png")
 def preview(frame_id: int):
-    """A frame's preview, only while its target is public: 404 otherwise, never a hint why."""
+    """A frame's preview, only while the frame or its target is public: 404 otherwise, never a hint why."""
     frame = db().get(Frame, frame_id)
-    public = frame is not None and frame.target_name is not None and db().scalar(
-        select(Target.id).where(Target.name == frame.target_name, Target.public.is_(True)))
+    public = frame is not None and (frame.public or frame.target_name is not None and db().scalar(
+        select(Target.id).where(Target.name == frame.target_name, Target.public.is_(True))))
     if not public:
         abort(404)
     return image_response(frame, "preview", max_age=PUBLIC_IMAGE_MAX_AGE_S, shared=True)

@@ -17,6 +17,7 @@ import zlib
 from pathlib import PurePosixPath
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from PIL import Image
 from sqlalchemy import select
 
@@ -26,8 +27,9 @@ from master.models import Frame
 from master.viewer import Pyramid, ViewerCache, ViewerError
 from master.viewer import stretch
 from master.viewer.sky import radec
-from .context import db, get_or_404, services
-from .frames import download_name
+from .access import public_or_login
+from .context import db, services
+from .links import download_name, visible_frame
 from .sending import send_object
 
 bp = Blueprint("viewer", __name__)
@@ -60,6 +62,13 @@ def viewable(key: str) -> str:
     return key
 
 
+def visible_key(key: str) -> str:
+    """``viewable(key)``, and for anonymous visitors only the key of a public frame."""
+    viewable(key)
+    public_or_login(lambda: db().scalar(select(Frame.id).where(Frame.key == key, Frame.public.is_(True))) is not None)
+    return key
+
+
 def _data_error(error: ViewerError):
     return jsonify(error=error.message), error.status
 
@@ -69,7 +78,7 @@ def _bad_request(message: str):
 
 
 def _cacheable(response: Response, max_age: int, etag: str) -> Response:
-    response.cache_control.private = True  # frames are not public: no shared cache keeps them
+    response.cache_control.private = True  # no shared cache keeps them (a public frame may be made private again)
     response.cache_control.max_age = max_age
     response.set_etag(etag)
     return response.make_conditional(request)
@@ -80,11 +89,13 @@ def _cacheable(response: Response, max_age: int, etag: str) -> Response:
 
 @bp.get("/frames/<int:frame_id>/view")
 def frame(frame_id: int):
-    row = get_or_404(Frame, frame_id)
+    row = visible_frame(frame_id)
     sequence = sequence_of(row)
     position = next((n for n, item in enumerate(sequence, 1) if item["id"] == row.id), None)
+    download = url_for("frames.download", frame_id=row.id) if current_user.is_authenticated else \
+        url_for(".download", key=row.key)
     return _page(row.key, title=row.object_name or row.frame_type, frame=row, sequence=sequence, position=position,
-                 download=url_for("frames.download", frame_id=row.id))
+                 download=download)
 
 
 @bp.get("/view/<path:key>")
@@ -109,6 +120,8 @@ def _page(key: str, **context):
 def sequence_of(row: Frame) -> list[dict]:
     """Frames of the same target, filter, type and night, in time order: what the blink steps through."""
     same = [Frame.frame_type == row.frame_type]
+    if not current_user.is_authenticated:  # anonymous visitors blink through public frames only
+        same.append(Frame.public.is_(True))
     for column, value in ((Frame.target_name, row.target_name), (Frame.filter_name, row.filter_name),
                           (Frame.night, row.night)):
         same.append(column.is_(None) if value is None else column == value)
@@ -136,7 +149,7 @@ def info_of(key: str, pyramid: Pyramid) -> dict:
 
 @bp.get("/viewer/info/<path:key>")
 def info(key: str):
-    viewable(key)
+    visible_key(key)
     try:
         pyramid = cache().pyramid(key)
     except ViewerError as error:
@@ -147,7 +160,7 @@ def info(key: str):
 @bp.get("/viewer/tile/<int:level>/<int:x>/<int:y>/<path:key>")
 def tile(level: int, x: int, y: int, key: str):
     """One PNG tile. ``stretch`` (linear, log, asinh) and ``black``/``white`` (data values; z-scale if absent)."""
-    viewable(key)
+    visible_key(key)
     name = request.args.get("stretch", "linear")
     if name not in stretch.STRETCHES:
         return _bad_request(f"stretch must be one of {', '.join(stretch.STRETCHES)}")
@@ -177,7 +190,7 @@ def tile(level: int, x: int, y: int, key: str):
 @bp.get("/viewer/pixel/<int:x>/<int:y>/<path:key>")
 def pixel(x: int, y: int, key: str):
     """The full-resolution value at 0-based column x, row y, and RA/Dec there when the header has a WCS."""
-    viewable(key)
+    visible_key(key)
     try:
         pyramid = cache().pyramid(key)
     except ViewerError as error:
@@ -196,7 +209,7 @@ def pixel(x: int, y: int, key: str):
 @bp.get("/viewer/stars/<path:key>")
 def stars(key: str):
     """Stars found by the grading code: [x, y, hfr] with 0-based pixel centres, brightest first."""
-    viewable(key)
+    visible_key(key)
     try:
         pyramid = cache().pyramid(key)
         found = cache().stars(pyramid)
@@ -208,6 +221,6 @@ def stars(key: str):
 
 @bp.get("/viewer/download/<path:key>")
 def download(key: str):
-    viewable(key)
+    visible_key(key)
     row = db().scalar(select(Frame).where(Frame.key == key))
     return send_object(key, download_name(row) if row is not None else PurePosixPath(key).name)

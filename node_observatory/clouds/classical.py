@@ -1,18 +1,10 @@
 """Classical all-sky cloud detector: counts the stars the sky shows where a clear sky would show them.
 
-Measured on one core of this machine (2 cores, other jobs running; sep 1.4.1, numpy 2.4, scipy 1.17):
-
-    cd /work/main && P=/work/shared/data/allsky/indi-allsky_blob_test_no_clouds.jpg
-    I="from node_observatory.clouds import SkyImage, SkyModel, classify, estimate_sky_circle, load_image"
-    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python -m timeit -n 5 -r 5 -s "$I; im = load_image('$P')" \
-        -s "c = estimate_sky_circle([im]); m = SkyModel(c.cx, c.cy, c.radius, mask=c.mask)" "classify(im, m)"
-    -> 1920x1080 colour JPEG: classify 46.9 ms (best of 5); estimate_sky_circle 12.9 ms
-    The same with the frame resized to 3000x3000, i.e. setup
-        -s "import numpy as np; from PIL import Image; $I" \
-        -s "im = SkyImage(np.asarray(Image.open('$P').convert('L').resize((3000, 3000)), np.float32), 255.0, True)"
-    -> 3000x3000: classify 123 ms (binned 2x2 first); estimate_sky_circle 36.4 ms
-    Over the ten real frames in /work/shared/data/allsky, circle + classify took 29-170 ms each
-    (the slowest, a Milky Way frame, spends 140 ms in sep.extract).
+Speed: ``tests/bench/bench_clouds.py`` (wall and CPU time per frame, against JPEG decoding).
+CPU time of sky circle + classify on one core (``taskset -c 1``, OMP_NUM_THREADS=1, other work
+running), 2026-12-01, best of 5, over the ten real frames in /work/shared/data/allsky: 75-130 ms
+(the Milky Way frame 311 ms before sep's threshold tree was switched off, 130 ms after). Most of
+the time is sep: its background (whole frame) and extraction (the sky's bounding box only).
 
 How it works, for a camera it has never seen:
 1. The frame is reduced to luminance; frames wider than 2048 pixels are binned 2x2 (their stars
@@ -52,6 +44,8 @@ import numpy as np
 import sep
 from scipy import ndimage
 
+from common.blocks import block_mean
+
 from .imageio import SkyImage
 from .skymodel import SkyModel
 
@@ -65,6 +59,7 @@ COARSE_CELLS = 160                    # coarse grid: about this many cells acros
 DETECT_SIGMA = 5.0
 MIN_AREA = 3
 DEBLEND_CONT = 1.0                    # no deblending: stars are counted, not measured, and deblending was most of the time
+DEBLEND_NTHRESH = 1                   # ... and no threshold tree either: sep builds it even when it splits nothing
 MIN_STAR_AREA = 2.5                   # flux / peak (pixels); hot pixels are smaller
 MAX_STAR_AREA = 10.0                  # cloud lumps are larger
 MIN_SHARPNESS = 1.25                  # peak / filtered peak; cloud lumps are flatter
@@ -135,24 +130,26 @@ def classify(image, model: SkyModel, *, exposure_s: float | None = None,
                          f"the image {data.shape[1]}x{data.shape[0]}")
     binning = max(1, math.ceil(max(data.shape) / BIN_ABOVE))
     if binning > 1:
-        data = _block_mean(data, binning)
+        data = block_mean(data, binning)
     geo = _Geometry(data.shape, model, binning, min_altitude)
     if not geo.sky.any():
         return CloudResult("unknown", None, 0, [], f"no visible sky above {min_altitude:g} deg in the frame")
 
-    coarse = _block_mean(data, geo.step)
+    coarse = block_mean(data, geo.step)
     reason = _guard(data, coarse[geo.sky], sat, sky_image.integer, exposure_s)
     if reason:
         return CloudResult("unknown", None, 0, [], reason)
 
     moon, excluded = _moon(coarse, geo, sat)
-    xs, ys, star_noise = _stars(data, geo.sky & ~excluded, geo.step)
+    xs, ys, star_noise, starless = _stars(data, geo.sky & ~excluded, geo.step)
     cell_y = np.clip((ys / geo.step).astype(np.int64), 0, geo.region.shape[0] - 1)
     cell_x = np.clip((xs / geo.step).astype(np.int64), 0, geo.region.shape[1] - 1)
     keep = geo.sky[cell_y, cell_x] & ~excluded[cell_y, cell_x]
     star_region = geo.region[cell_y[keep], cell_x[keep]]
 
-    regions, clear_density = _regions(geo, coarse, excluded, star_region, star_noise,
+    # Sky brightness and texture are judged without the stars: bright or large stars raise the
+    # mean of the cells they fall in, which reads as blotchy cloud on a dense clear sky.
+    regions, clear_density = _regions(geo, block_mean(starless, geo.step), excluded, star_region, star_noise,
                                       reference_density, use_brightness=moon is None)
     judged = [r for r in regions if r["cloud_fraction"] is not None]
     weights = np.array([r.pop("_area") for r in regions])
@@ -175,13 +172,6 @@ def _as_sky_image(array) -> SkyImage:
     image = luminance(array)
     sat, integer = _saturation(np.asarray(array), image)
     return SkyImage(image, sat, integer)
-
-
-def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
-    h, w = image.shape
-    hc, wc = h - h % factor, w - w % factor
-    return image[:hc, :wc].reshape(hc // factor, factor, wc // factor, factor).mean(axis=(1, 3),
-                                                                                   dtype=np.float32)
 
 
 class _Geometry:
@@ -282,42 +272,59 @@ def _moon(coarse, geo: _Geometry, sat: float) -> tuple[dict | None, np.ndarray]:
             "radius_px": round(float(r_moon * scale), 1), "halo_px": round(float(halo * scale), 1)}, excluded
 
 
-def _stars(data: np.ndarray, usable: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Positions of point sources in the usable sky (binned frame pixels), and the pixel noise.
+def _stars(data: np.ndarray, usable: np.ndarray, step: int):
+    """Positions of point sources in the usable sky (binned frame pixels), the pixel noise, and
+    the frame with the point sources' pixels replaced by the local background.
 
     Everything outside the usable coarse cells (trees, text overlays, the Moon) is set to the
-    background first: nothing is found there, and sep does not spend time on it.
+    background first, and only their bounding box is searched: nothing is found outside, and sep
+    spends no time there.
     """
     image = np.array(data, dtype=np.float32, order="C")  # a copy: the caller's frame is left alone
+    # The background and its noise come from the whole frame (border included: the thresholds
+    # downstream were set with that noise); only the usable sky's bounding box is searched.
     bkg = sep.Background(image, bw=64, bh=64, fw=3, fh=3)
-    image -= bkg.back()
-    hidden = ~np.repeat(np.repeat(usable, step, axis=0), step, axis=1)
-    h, w = min(hidden.shape[0], image.shape[0]), min(hidden.shape[1], image.shape[1])
-    image[:h, :w][hidden[:h, :w]] = 0.0
-    image[h:, :] = 0.0
-    image[:, w:] = 0.0
-    objects = _extract(image, max(float(bkg.globalrms), 1e-6))
     noise = max(float(bkg.globalrms), 1e-6)
+    none = np.zeros(0)
+    gh, gw = min(usable.shape[0], data.shape[0] // step), min(usable.shape[1], data.shape[1] // step)
+    rows, cols = np.nonzero(usable[:gh, :gw].any(axis=1))[0], np.nonzero(usable[:gh, :gw].any(axis=0))[0]
+    if len(rows) == 0:
+        return none, none, noise, image
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    window = (slice(r0 * step, r1 * step), slice(c0 * step, c1 * step))
+    back = bkg.back()[window]
+    box = np.array(image[window], dtype=np.float32, order="C")
+    box -= back
+    # Zero what is hidden through a (cells, step, cells, step) view: no full-size mask is built.
+    box.reshape(r1 - r0, step, c1 - c0, step)[...] *= usable[r0:r1, None, c0:c1, None]
+    objects, segments = _extract(box, noise)
     if len(objects) == 0:
-        return np.zeros(0), np.zeros(0), noise
+        return none, none, noise, image
     with np.errstate(divide="ignore", invalid="ignore"):
         area = np.where(objects["peak"] > 0, objects["flux"] / objects["peak"], np.inf)
         sharp = np.where(objects["cpeak"] > 0, objects["peak"] / objects["cpeak"], 0.0)
         ratio = np.where(objects["a"] > 0, objects["b"] / objects["a"], 0.0)
     star = (area >= MIN_STAR_AREA) & (area <= MAX_STAR_AREA) & (sharp >= MIN_SHARPNESS) & (ratio >= MIN_AXIS_RATIO)
-    return objects["x"][star], objects["y"][star], noise
+    # Segment ids are object indices + 1: a lookup table marks the stars' pixels (cloud lumps stay).
+    is_star = np.concatenate([[False], star])[segments]
+    image[window][is_star] = back[is_star]
+    return objects["x"][star] + c0 * step, objects["y"][star] + r0 * step, noise, image
 
 
 def _extract(image, rms):
+    """sep's catalogue and segmentation map; a sky too busy for sep's pixel buffer is searched again
+    at twice the threshold with a larger buffer."""
+    options = dict(err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT, deblend_nthresh=DEBLEND_NTHRESH,
+                   segmentation_map=True)
     try:
-        return sep.extract(image, DETECT_SIGMA, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT)
+        return sep.extract(image, DETECT_SIGMA, **options)
     except Exception as exc:  # sep raises a bare Exception when its pixel buffer overflows
         if "pixel buffer full" not in str(exc):
             raise
     default = sep.get_extract_pixstack()
     sep.set_extract_pixstack(max(default, image.size // 4))
     try:
-        return sep.extract(image, DETECT_SIGMA * 2, err=rms, minarea=MIN_AREA, deblend_cont=DEBLEND_CONT)
+        return sep.extract(image, DETECT_SIGMA * 2, **options)
     finally:
         sep.set_extract_pixstack(default)
 
@@ -353,7 +360,7 @@ def _regions(geo: _Geometry, coarse, excluded, star_region, noise: float,
         bright_share = None
     # The best regions calibrate the clear density; if they are partly clouded themselves
     # (bright cells, or blotchy texture where thin cloud dims every star alike), correct for it.
-    contamination = _texture_cloud(texture)
+    contamination = np.minimum(_texture_cloud(texture), _blotchy_share(level, geo, usable, noise))
     if bright_share is not None:
         contamination = np.maximum(contamination, bright_share)
     if len(best):
@@ -437,6 +444,18 @@ def _texture(level, geo: _Geometry, usable, noise: float) -> np.ndarray:
         if len(values) >= 8:
             out[i] = 1.4826 * np.median(np.abs(values - np.median(values))) / cell_noise
     return out
+
+
+def _blotchy_share(level, geo: _Geometry, usable, noise: float) -> np.ndarray:
+    """Per region, the share of its cells that are blotchy (residual beyond what a clear sky's
+    texture allows): a region with a few lumpy clouds is only that much contaminated, however
+    lumpy they are (the region-wide texture saturates at a few clouds)."""
+    residual = np.abs(level - ndimage.gaussian_filter(level, TEXTURE_SCALE))
+    blotchy = (residual > TEXTURE_CLEAR * noise / geo.step) & usable
+    index = np.where(usable, geo.region, geo.n_regions)
+    share = np.bincount(index.ravel(), weights=blotchy.ravel().astype(float), minlength=geo.n_regions + 1)
+    cells = np.bincount(index.ravel(), minlength=geo.n_regions + 1)
+    return (share / np.maximum(cells, 1))[: geo.n_regions]
 
 
 def _texture_cloud(texture):

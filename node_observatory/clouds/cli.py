@@ -139,14 +139,16 @@ def _emit(record: dict, as_json: bool, err: bool = False) -> None:
 @click.option("--validation", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
               help="Share of each class held out for validation.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quantize", is_flag=True,
+              help="Also write model_int8.tflite (integer-only, calibrated on the training images).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def train_command(directory, out_dir, size, epochs, validation, seed, as_json) -> None:
+def train_command(directory, out_dir, size, epochs, validation, seed, quantize, as_json) -> None:
     """Train a model on DIRECTORY/<class>/<image> (one folder per class, e.g. clear, partly, cloudy)."""
     from .train import train
 
     try:
         report = train(directory, out_dir, size=size, epochs=epochs, validation=validation, seed=seed,
-                       log=None if as_json else (lambda line: click.echo(line, err=True)))
+                       quantize=quantize, log=None if as_json else (lambda line: click.echo(line, err=True)))
     except (ValueError, MissingExtra) as exc:
         raise click.ClickException(str(exc)) from None
     for message in report["skipped"]:

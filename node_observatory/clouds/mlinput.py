@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .classical import _block_mean
+from common.blocks import block_mean
+
 from .imageio import SkyImage
 
 __all__ = ["model_input"]
@@ -39,6 +40,6 @@ def _resize(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     # it saves (measured: 1080x1080 to 128, 4 ms without, 8 ms with), hence the factor of 8.
     factor = min(plane.shape[0] // (2 * height), plane.shape[1] // (2 * width))
     if factor >= 8:
-        plane = _block_mean(plane, factor)
+        plane = block_mean(plane, factor)
     small = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
     return np.asarray(small.resize((width, height), Image.Resampling.BOX), dtype=np.float32)

@@ -113,16 +113,40 @@ def _load_tflite(file: Path, labels: list[str]) -> MlModel:
     except Exception as exc:  # LiteRT raises ValueError or RuntimeError depending on the damage
         raise ModelError(f"{file}: not a LiteRT model ({type(exc).__name__}: {exc})") from None
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    if inp["dtype"] != np.float32:
-        raise ModelError(f"{file}: the model takes {np.dtype(inp['dtype']).name} input; only float32 models are supported")
     height, width, channels = _shape(file, inp["shape"])
+    to_input = _quantizer(file, inp, "input")
+    from_output = _dequantizer(file, out)
 
     def run(x: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(inp["index"], x[None].astype(np.float32))
+        interpreter.set_tensor(inp["index"], to_input(x[None]))
         interpreter.invoke()
-        return interpreter.get_tensor(out["index"])[0].copy()
+        return from_output(interpreter.get_tensor(out["index"])[0])
 
     return MlModel(file, labels, height, width, channels, backend, run)
+
+
+def _quantizer(file: Path, detail: dict, what: str):
+    """float32 -1..1 pixels to what the model's input takes: float32 as they are, or int8/uint8
+    through the tensor's scale and zero point (real = scale * (q - zero_point))."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return lambda x: x.astype(np.float32)
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if dtype not in (np.int8, np.uint8) or not scale:
+        raise ModelError(f"{file}: the model's {what} is {dtype.name} without a usable scale; "
+                         "float32, or int8/uint8 with quantisation parameters, are supported")
+    info = np.iinfo(dtype)
+    return lambda x: np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def _dequantizer(file: Path, detail: dict):
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return lambda y: y.astype(np.float32)  # a copy: the interpreter reuses its buffer
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if dtype not in (np.int8, np.uint8) or not scale:
+        raise ModelError(f"{file}: the model's output is {dtype.name} without a usable scale")
+    return lambda y: (y.astype(np.float32) - zero) * scale
 
 
 def _keras2_layers(keras) -> dict:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from common.blocks import block_mean
+
 __all__ = ["SkyCircle", "SkyModel", "estimate_sky_circle"]
 
 WORK_SIZE = 400          # frames are block-averaged to about this many pixels on the long side
@@ -105,12 +107,6 @@ def load_mask(path: str | Path) -> np.ndarray:
     return image.data > 0.5 * image.saturation
 
 
-def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
-    h, w = image.shape
-    hc, wc = h - h % factor, w - w % factor
-    return image[:hc, :wc].reshape(hc // factor, factor, wc // factor, factor).mean(axis=(1, 3))
-
-
 def _fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Algebraic least-squares circle (x-a)^2 + (y-b)^2 = r^2."""
     design = np.column_stack([x, y, np.ones_like(x)])
@@ -134,8 +130,8 @@ def estimate_sky_circle(images) -> SkyCircle:
         raise ValueError("all frames given to estimate_sky_circle must have the same size")
     h, w = shape
     factor = max(1, int(math.ceil(max(h, w) / WORK_SIZE)))
-    small = np.median(np.stack([_block_mean(p, factor) for p in planes]), axis=0) if len(planes) > 1 \
-        else _block_mean(planes[0], factor)
+    small = np.median(np.stack([block_mean(p, factor) for p in planes]), axis=0) if len(planes) > 1 \
+        else block_mean(planes[0], factor)
     small = ndimage.uniform_filter(small, 3)
     sh, sw = small.shape
     fallback = SkyCircle((w - 1) / 2.0, (h - 1) / 2.0, math.hypot(w, h) / 2.0, "frame")

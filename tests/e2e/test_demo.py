@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+from common.mosquitto import find_mosquitto
 
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +39,8 @@ def demo(tmp_path):
             login = re.search(r"Portal: (http://\S+)\s+\(login: (\S+) / (\S+)\)", log.read_text())
             time.sleep(0.2)
         assert login, "the demo never printed its portal URL and login:\n" + log.read_text()
-        yield login.group(1), login.group(2), login.group(3)
+        public = re.search(r"Public site: (http://\S+)/ ", log.read_text())
+        yield login.group(1), login.group(2), login.group(3), public and public.group(1)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -48,7 +52,7 @@ def demo(tmp_path):
 
 
 def test_demo_shows_frames_arriving_within_a_minute(browser, demo):
-    url, username, password = demo
+    url, username, password, public_url = demo
     started = time.monotonic()
     context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(15_000)
@@ -74,5 +78,15 @@ def test_demo_shows_frames_arriving_within_a_minute(browser, demo):
     page.click("nav >> text=Nodes")
     node = page.locator("tr[data-node='scope1']")
     assert "online" in node.inner_text().lower()
+
+    if find_mosquitto():  # the demo then runs its own broker and the public site reading it
+        assert public_url, "mosquitto is installed but the demo printed no public site"
+        public = context.new_page()
+        public.on("pageerror", lambda error: errors.append(str(error)))
+        public.goto(public_url + "/")
+        expect(public.locator("#connection")).to_have_text("live")
+        # frames have been ingested, so the retained frame/latest is there at once
+        expect(public.locator("[data-field='frame/latest.object_name']")).not_to_be_empty()
+        expect(public.locator("#nodes [data-node='scope1']")).to_be_visible()
     context.close()
     assert errors == []

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from master.models import Frame, Target
 from master.web import create_app
 from node_remote.server import RemoteNode
 from tests.e2e.pages import watched_page
+from tests.unit.test_viewer_pyramid import fits_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -55,9 +57,9 @@ class Master:
 def start_remote():
     nodes = []
 
-    def start(master_url: str, timeout_s: float = 5.0) -> RemoteNode:
-        config = RemoteConfig(mqtt={"port": 1}, web={"port": 0, "title": "Gallery site"},  # no broker: not needed
-                              gallery={"master_api_url": master_url, "timeout_s": timeout_s, "refresh_s": 3600})
+    def start(master_api_url: str, timeout_s: float = 5.0, **web) -> RemoteNode:
+        config = RemoteConfig(mqtt={"port": 1}, web={"port": 0, "title": "Gallery site", **web},  # no broker needed
+                              gallery={"master_api_url": master_api_url, "timeout_s": timeout_s, "refresh_s": 3600})
         node = RemoteNode(config, client_id=f"gallery-{len(nodes)}").start()
         nodes.append(node)
         return node
@@ -99,6 +101,35 @@ def test_gallery_shows_public_targets_and_keeps_them_when_the_master_goes(portal
     assert "The master cannot be reached since" in page.text and "Showing the gallery as of" in page.text
     assert 'data-target="NGC 7000"' in page.text  # the cached gallery stays on show
     assert requests.get(f"{node.url}/gallery/{gallery_data['shown']}.png", timeout=5).content == shown.content
+
+
+def test_public_frames_reach_the_remote_site_and_open_in_the_masters_viewer(portal, gallery_data, start_remote):
+    with portal.services.sessions() as session:
+        frame = session.get(Frame, gallery_data["hidden"])  # its target is private; the frame is made public
+        frame.public, key = True, frame.key
+        session.commit()
+    portal.services.store.put_bytes(key, fits_bytes(np.full((40, 60), 1000, np.uint16)))
+    master = Master(portal.services)
+    try:
+        node = start_remote(master.url, master_url=master.url)
+        wait_fetched(node)
+        html = requests.get(f"{node.url}/gallery", timeout=5).text
+        frame_id = gallery_data["hidden"]
+        assert f'data-public-frame="{frame_id}"' in html and 'data-target="Secret"' not in html
+        viewer = f"{master.url}/frames/{frame_id}/view"
+        assert f'href="{viewer}"' in html
+        shown = requests.get(f"{node.url}/gallery/{frame_id}.png", timeout=5)
+        assert shown.status_code == 200 and shown.content[:4] == b"\x89PNG"
+        # A visitor following the link gets the master's viewer without logging in.
+        answer = requests.get(viewer, timeout=5, allow_redirects=False)
+        assert answer.status_code == 200 and 'id="v-viewport"' in answer.text
+        other = requests.get(f"{master.url}/frames/{gallery_data['shown']}/view", timeout=5, allow_redirects=False)
+        assert other.status_code == 302 and "/login" in other.headers["Location"]
+    finally:
+        with portal.services.sessions() as session:
+            session.get(Frame, gallery_data["hidden"]).public = False
+            session.commit()
+        master.stop()
 
 
 def test_a_master_that_never_answers_times_out_and_the_page_says_so(start_remote):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from master.web.auth import create_user
+
 pytestmark = pytest.mark.e2e
 
 
@@ -51,3 +53,27 @@ def test_anonymous_visitors_see_the_public_targets(page, portal):
     assert "M 45 <b>" in table and "Secret comet" not in table
     page.click("header >> text=Log in")
     page.wait_for_url("**/login")
+
+
+def test_admin_changes_roles_and_deletes_but_keeps_an_admin(page, portal):
+    create_user(portal.services.sessions, "otto", "struve double", role="observer")
+    create_user(portal.services.sessions, "gone", "leaving soon", role="guest")
+    page.goto("/users")
+    log_in_as(page, portal.username, portal.password)
+    page.wait_for_url("**/users")
+
+    page.select_option("tr[data-user=otto] select[name=role]", "guest")
+    page.click("tr[data-user=otto] .role-form button")
+    assert "otto is now guest" in page.locator(".flash.ok").inner_text()
+    assert page.locator("tr[data-user=otto] select[name=role]").input_value() == "guest"
+
+    page.select_option(f"tr[data-user={portal.username}] select[name=role]", "observer")
+    page.click(f"tr[data-user={portal.username}] .role-form button")
+    assert "is the last active admin" in page.locator(".flash.error").inner_text()
+    assert page.locator(f"tr[data-user={portal.username}] select[name=role]").input_value() == "admin"
+
+    page.fill("tr[data-user=gone] .delete-form input[name=confirm]", "gone")
+    page.click("tr[data-user=gone] .delete-form button")
+    assert "gone deleted" in page.locator(".flash.ok").inner_text()
+    assert page.locator("tr[data-user=gone]").count() == 0
+    page.screenshot(path="/tmp/obsy-users-roles.png", full_page=True)

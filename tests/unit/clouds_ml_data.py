@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.unit.test_clouds_classical import make_sky, save_jpeg
+from tests.unit.allsky_synth import make_sky, save_jpeg
 
 COVER = {"clear": (0.0, 0.0), "partly": (0.2, 0.4), "overcast": (0.9, 1.0)}
 

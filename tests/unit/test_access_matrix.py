@@ -42,6 +42,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("public.targets", "GET"): rule(ANON),
     ("public.api_targets", "GET"): api(ANON),
     ("public.preview", "GET"): rule(ANON),  # the site's frame belongs to its public target
+    ("public.api_frames", "GET"): api(ANON),
     ("index", "GET"): rule(GUEST, ok=302),
     ("auth.logout", "POST"): rule(GUEST, ok=302),
     ("account.index", "GET"): rule(GUEST),
@@ -53,7 +54,10 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("frames.thumb", "GET"): rule(GUEST),
     ("frames.preview", "GET"): rule(GUEST),
     ("frames.download", "GET"): rule(GUEST),
+    ("frames.set_public", "POST"): rule(OBSERVER, ok=302),
     ("calibration.index", "GET"): rule(GUEST),
+    # Open to anonymous visitors for public frames only (the matrix's frame is private: they are sent to
+    # log in, as for any guest route); PUBLIC_FRAME below states what they get for a public one.
     ("viewer.frame", "GET"): rule(GUEST),
     ("viewer.object_", "GET"): rule(GUEST, ok=302),  # the key is a frame's: sent on to its viewer page
     ("viewer.info", "GET"): rule(GUEST),
@@ -97,13 +101,22 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("science.start_run", "POST"): rule(OBSERVER, ok=302),
     ("stacks.start", "POST"): rule(OBSERVER, ok=302),
     ("stacks.preview", "GET"): rule(GUEST, ok=404),  # the matrix's product is a light curve, not an image
+    ("reports.target", "GET"): rule(GUEST),
+    ("reports.target_csv", "GET"): rule(GUEST),
+    ("reports.nights", "GET"): rule(GUEST),
+    ("reports.night", "GET"): rule(GUEST),
+    ("reports.night_csv", "GET"): rule(GUEST),
+    ("reports.night_safety_csv", "GET"): rule(GUEST),
     ("api.frames", "GET"): api(GUEST),
     ("api.frame", "GET"): api(GUEST),
     ("api.nodes", "GET"): api(GUEST),
+    ("links.api_frame_link", "GET"): api(GUEST),
     ("users.index", "GET"): rule(ADMIN),
     ("users.create", "POST"): rule(ADMIN, ok=302),
     ("users.set_active", "POST"): rule(ADMIN, ok=302),
     ("users.reset_password", "POST"): rule(ADMIN, ok=302),
+    ("users.set_role", "POST"): rule(ADMIN, ok=302),
+    ("users.delete_user", "POST"): rule(ADMIN, ok=302),
 }
 
 # Form data that makes an allowed POST do its real work (CSRF is off in this app).
@@ -111,6 +124,8 @@ POST_DATA = {
     "users.create": {"username": "newcomer", "role": "guest", "password": "long enough"},
     "users.set_active": {"active": "0"},
     "users.reset_password": {"password": "another password"},
+    "users.set_role": {"role": "guest"},
+    "users.delete_user": {"confirm": "victim"},
     "targets.add_coordinates": {"name": "Field", "ra": "10:00:00", "dec": "+10"},
     "targets.add_catalog": {"catalog_name": "M 31"},
     "account.create_token": {"name": "script", "scope": "read"},
@@ -119,6 +134,14 @@ POST_DATA = {
     "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
     "plans.add_row": {"filter_name": "Ha", "exposure_s": "600", "count": "12"},
     "science.start_run": {"target_name": "M31", "ra": "10.68", "dec": "41.27"},
+    "frames.set_public": {"public": "0"},  # stays private: the rest of the matrix relies on it
+}
+
+# What every visitor gets for a frame marked public (anonymous visitors included); anything not listed
+# is as EXPECTED says, e.g. the frame page, its thumbnail and its download route stay for users.
+PUBLIC_FRAME: dict[str, int] = {
+    "viewer.frame": 200, "viewer.info": 200, "viewer.tile": 200, "viewer.pixel": 200, "viewer.stars": 200,
+    "viewer.download": 200, "links.api_frame_link": 200, "public.preview": 200,
 }
 
 
@@ -151,17 +174,20 @@ def site(tmp_path, monkeypatch):
                          "token_id": tokens[role].id, "filename": "obsy.css", "node": "roof1",
                          "kind_name": "telescopes", "item_id": telescope.id,
                          "plan_id": plan.id, "row_id": plan.rows[0].id, "key": frame_key,
-                         "level": 0, "x": 0, "y": 0, "run_id": run.id, "product_id": product.id}
+                         "level": 0, "x": 0, "y": 0, "run_id": run.id, "product_id": product.id,
+                         "night": "2024-01-05"}
                   for role in VISITORS}
     yield services, params
     services.close()
 
 
 def requests_of(app) -> list[tuple[str, str, object]]:
-    """(endpoint, method, rule) for every route: reads first, then writes, logging out last."""
+    """(endpoint, method, rule) for every route: reads first, then writes, deleting the victim user
+    and logging out last."""
     found = [(r.endpoint, method, r) for r in app.url_map.iter_rules()
              for method in sorted(r.methods - {"HEAD", "OPTIONS"})]
-    return sorted(found, key=lambda item: (item[1] != "GET", item[0] == "auth.logout", item[0]))
+    last = {"users.delete_user": 1, "auth.logout": 2}
+    return sorted(found, key=lambda item: (item[1] != "GET", last.get(item[0], 0), item[0]))
 
 
 @pytest.mark.parametrize("visitor", VISITORS)
@@ -182,6 +208,30 @@ def test_every_route_answers_each_visitor_as_the_table_says(site, visitor):
         checked.add((endpoint, method))
     assert wrong == []
     assert checked == set(EXPECTED), "EXPECTED has rows for routes that no longer exist"
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_a_public_frame_is_open_to_every_visitor_and_nothing_else_opens(site, visitor):
+    services, params = site
+    frame_id = add_frame(services, thumb=png_bytes(), preview=png_bytes(), fits=fits_bytes(np.ones((20, 30), np.uint16)),
+                         target_name="Private field", public=True)
+    with services.sessions() as session:
+        key = session.get(Frame, frame_id).key
+    app = make_app(services)
+    client = app.test_client()
+    if visitor != ANON:
+        assert login(client, visitor).status_code == 302
+    wrong = []
+    for url_rule in app.url_map.iter_rules():
+        if url_rule.endpoint not in PUBLIC_FRAME and url_rule.endpoint not in ("frames.detail", "frames.thumb"):
+            continue
+        url = url_rule.build({name: {"frame_id": frame_id, "key": key}.get(name, params[visitor][name])
+                              for name in url_rule.arguments})[1]
+        expected = PUBLIC_FRAME.get(url_rule.endpoint) or EXPECTED[(url_rule.endpoint, "GET")][visitor]
+        status = client.get(url).status_code
+        if status not in ({expected} if isinstance(expected, int) else expected):
+            wrong.append(f"{visitor} GET {url}: {status}, expected {expected}")
+    assert wrong == []
 
 
 def test_an_endpoint_without_an_access_rule_is_refused(services):

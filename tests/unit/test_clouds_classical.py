@@ -1,10 +1,4 @@
-"""The classical cloud detector on synthetic all-sky frames of known cloud cover.
-
-``make_sky`` draws an equidistant fisheye disc on a black border with trees cutting into the
-horizon, a star field thinned towards the horizon by extinction, Gaussian noise, and optionally a
-saturated Moon with its halo and a cloud layer: a smooth random field thresholded so that a known
-share of the sky above 20 deg is covered; clouds hide the stars behind them and are brighter.
-"""
+"""The classical cloud detector on synthetic all-sky frames of known cloud cover (tests/unit/allsky_synth.py)."""
 from __future__ import annotations
 
 import functools
@@ -12,109 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from astropy.io import fits
-from PIL import Image
-from scipy import ndimage
 
 from node_observatory.clouds import SkyModel, classify, estimate_sky_circle, load_image
 from node_observatory.clouds.classical import label_for
-
-WIDTH, HEIGHT = 900, 700
-CX, CY, RADIUS = 452.3, 348.7, 330.0
-SKY, BORDER, NOISE = 30.0, 2.0, 2.5
-
-
-@functools.cache
-def sky_geometry():
-    """Altitude, azimuth and visibility (trees) of every pixel; cached, read-only."""
-    yy, xx = np.indices((HEIGHT, WIDTH), dtype=np.float64)
-    model = SkyModel(CX, CY, RADIUS)
-    alt, az = model.polar(yy, xx)
-    # Trees: the horizon rises to 12-25 deg over two stretches of azimuth (never above 20 deg far).
-    horizon = np.zeros_like(az)
-    horizon += np.where((az > 30) & (az < 80), 12.0 + 4.0 * np.sin(np.radians(az * 7)) ** 2, 0.0)
-    horizon += np.where((az > 200) & (az < 230), 15.0, 0.0)
-    visible = alt > horizon
-    for array in (alt, az, visible):
-        array.flags.writeable = False
-    return alt, az, visible
-
-
-def cloud_truth(cover: np.ndarray, alt: np.ndarray, visible: np.ndarray) -> float:
-    """Share of the sky above 20 deg (by solid angle) that is covered."""
-    sky = visible & (alt >= 20)
-    zenith = np.radians(90 - alt[sky])
-    weight = np.where(zenith > 1e-6, np.sin(zenith) / np.maximum(zenith, 1e-6), 1.0)
-    return float(np.sum(weight * cover[sky]) / np.sum(weight))
-
-
-def make_sky(*, seed: int = 1, coverage: float = 0.0, moon: bool = False, stars: int = 8000,
-             level: float = SKY, moon_alt: float = 50.0, halo_px: float = 35.0,
-             cloud_light: float = 25.0) -> tuple[np.ndarray, float]:
-    """An 8-bit-scale float frame and its true cloud fraction above 20 deg."""
-    rng = np.random.default_rng(seed)
-    alt, az, visible = sky_geometry()
-    image = np.full((HEIGHT, WIDTH), BORDER)
-    image[visible] = level + 4.0 * (1 - alt[visible] / 90.0)  # a little light pollution low down
-
-    cover = np.zeros((HEIGHT, WIDTH), dtype=bool)
-    truth = 0.0
-    if coverage > 0:
-        field = ndimage.gaussian_filter(rng.normal(size=(HEIGHT // 4, WIDTH // 4)), 7.0)
-        field = np.kron(field, np.ones((4, 4)))
-        sky = visible & (alt >= 20)
-        zenith = np.radians(90 - alt[sky])
-        weight = np.sin(zenith) / np.maximum(zenith, 1e-6)
-        order = np.argsort(-field[sky])
-        covered = np.cumsum(weight[order]) / weight.sum()
-        threshold = field[sky][order][np.searchsorted(covered, coverage)]
-        cover = (field >= threshold) & visible
-        truth = cloud_truth(cover, alt, visible)
-
-    # Stars: uniform on the sphere, thinned by extinction towards the horizon.
-    n = stars
-    star_alt = np.degrees(np.arcsin(rng.uniform(0, 1, n)))
-    star_az = rng.uniform(0, 360, n)
-    airmass = 1 / np.sin(np.radians(np.maximum(star_alt, 5)))
-    kept = rng.uniform(0, 1, n) < 10 ** (-0.45 * 0.25 * (airmass - 1))
-    star_alt, star_az = star_alt[kept], star_az[kept]
-    d = (1 - star_alt / 90) * RADIUS
-    sx = CX - d * np.sin(np.radians(star_az))
-    sy = CY - d * np.cos(np.radians(star_az))
-    peaks = 10.0 * 10 ** rng.uniform(0, 1.3, len(sx))
-    ix, iy = np.round(sx).astype(int), np.round(sy).astype(int)
-    inside = (ix > 4) & (ix < WIDTH - 5) & (iy > 4) & (iy < HEIGHT - 5)
-    ix, iy, sx, sy, peaks = ix[inside], iy[inside], sx[inside], sy[inside], peaks[inside]
-    seen = visible[iy, ix]
-    dimmed = np.where(cover[iy, ix], 0.03, 1.0)
-    stars_img = np.zeros_like(image)
-    for dy in range(-4, 5):
-        for dx in range(-4, 5):
-            r2 = (ix + dx - sx) ** 2 + (iy + dy - sy) ** 2
-            np.add.at(stars_img, (iy + dy, ix + dx), np.where(seen, peaks * dimmed, 0) * np.exp(-r2 / (2 * 0.9 ** 2)))
-    image += stars_img
-
-    if coverage > 0:  # lit clouds: brighter, with structure of their own
-        lumps = ndimage.gaussian_filter(rng.normal(size=image.shape), 6)
-        image += np.where(cover, cloud_light * (1 + 2.4 * lumps), 0.0)
-    if moon:
-        mx, my = SkyModel(CX, CY, RADIUS).pixel_of(moon_alt, 140.0)
-        yy, xx = np.indices(image.shape)
-        dist = np.hypot(xx - mx, yy - my)
-        image += np.where(visible, 180.0 * np.exp(-np.maximum(dist - 10, 0) / halo_px), 0.0)
-        image[dist <= 10] = 255.0
-    image += rng.normal(0, NOISE, image.shape)
-    return np.clip(image, 0, 255), truth
-
-
-def save_jpeg(image: np.ndarray, path) -> str:
-    Image.fromarray(np.round(image).astype(np.uint8), "L").save(path, quality=92)
-    return str(path)
-
-
-def save_fits16(image: np.ndarray, path) -> str:
-    fits.PrimaryHDU(np.round(image * 256).astype(np.uint16)).writeto(path)
-    return str(path)
+from tests.unit.allsky_synth import BORDER, CX, CY, RADIUS, make_sky, save_fits16, save_jpeg, sky_geometry
 
 
 def true_model() -> SkyModel:

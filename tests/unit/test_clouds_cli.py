@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from node_observatory.clouds.cli import clouds_group
-from tests.unit.test_clouds_classical import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg
+from tests.unit.allsky_synth import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_classify_with_a_mask_and_a_wrong_sized_mask(files, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from tests.unit.test_clouds_classical import sky_geometry
+    from tests.unit.allsky_synth import sky_geometry
     Image.fromarray(sky_geometry()[2].astype(np.uint8) * 255).save(tmp_path / "mask.png")
     Image.fromarray(np.full((200, 300), 255, np.uint8)).save(tmp_path / "small.png")
     good = CliRunner().invoke(clouds_group, ["classify", "--json", "--mask", str(tmp_path / "mask.png"),

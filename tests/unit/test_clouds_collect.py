@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from node_observatory.clouds.cli import clouds_group
 from node_observatory.clouds.collect import Collector
-from tests.unit.test_clouds_classical import make_sky, save_jpeg
+from tests.unit.allsky_synth import make_sky, save_jpeg
 
 
 def test_collector_copies_every_nth_under_its_label_and_keeps_each_copy(tmp_path):

@@ -72,7 +72,7 @@ def trained(tmp_path_factory):
     (base / "train" / "clear" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     held = write_labelled(base / "held", 8, first_seed=50)
     result = CliRunner().invoke(clouds_group, ["train", str(base / "train"), "--out", str(base / "model"),
-                                               "--size", "64", "--epochs", "30"])
+                                               "--size", "64", "--epochs", "30", "--quantize"])
     assert result.exit_code == 0, result.output
     report = json.loads((base / "model" / "report.json").read_text())
     print(f"training fixture: {time.monotonic() - started:.1f} s ({time.process_time() - cpu:.1f} s CPU), "
@@ -95,6 +95,37 @@ def test_trained_model_reaches_the_stated_accuracy_in_litert_with_keras_labels(t
         assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-4)
 
 
+def test_the_int8_model_runs_integer_only_and_agrees_with_the_float_one(trained):
+    from node_observatory.clouds import _optional
+
+    path = trained["model"] / "model_int8.tflite"
+    interpreter = _optional.tflite_interpreter()(model_path=str(path))
+    interpreter.allocate_tensors()
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    assert path.stat().st_size < 0.5 * (trained["model"] / "model.tflite").stat().st_size
+    quantised = MlDetector(load_model(path))
+    floating = MlDetector(load_model(trained["model"] / "model.tflite"))
+    held = [path for path, _ in trained["held"]]
+    q = [quantised.classify_file(p) for p in held]
+    f = [floating.classify_file(p) for p in held]
+    truth = [label for _, label in trained["held"]]
+    assert np.mean([r.label == t for r, t in zip(q, truth)]) >= HELD_OUT_ACCURACY
+    agree = np.mean([a.label == b.label for a, b in zip(q, f)])
+    assert agree >= 0.9, [(a.label, b.label) for a, b in zip(q, f)]
+    for a in q:  # dequantised probabilities still sum to about one
+        assert abs(sum(a.probabilities.values()) - 1.0) < 0.05
+
+
+def test_a_model_with_unsupported_input_type_is_refused_with_the_reason(tmp_path):
+    from node_observatory.clouds.mlmodel import ModelError, _quantizer
+
+    with pytest.raises(ModelError, match="int16 without a usable scale"):
+        _quantizer(tmp_path / "m.tflite", {"dtype": np.int16, "quantization": (0.0, 0)}, "input")
+    to_int8 = _quantizer(tmp_path / "m.tflite", {"dtype": np.int8, "quantization": (1 / 128, 0)}, "input")
+    assert to_int8(np.array([-1.0, 0.0, 0.5, 1.0], np.float32)).tolist() == [-128, 0, 64, 127]
+
+
 def test_training_report_and_exported_files(trained):
     report, model = trained["report"], trained["model"]
     assert report["classes"] == ["clear", "overcast", "partly"]
@@ -106,6 +137,7 @@ def test_training_report_and_exported_files(trained):
     assert (model / "labels.txt").read_text() == "0 clear\n1 overcast\n2 partly\n"
     assert json.loads((model / "report.json").read_text())["classes"] == report["classes"]
     assert (model / "model.keras").stat().st_size > 0 and (model / "model.tflite").stat().st_size > 0
+    assert set(report["files"]) == {"model.keras", "model.tflite", "model_int8.tflite", "labels.txt", "report.json"}
 
 
 def test_train_prints_the_report_and_skips_a_bad_image(trained):

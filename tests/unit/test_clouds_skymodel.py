@@ -9,7 +9,7 @@ from astropy.io import fits
 from PIL import Image
 
 from node_observatory.clouds import ImageReadError, SkyModel, estimate_sky_circle, load_image
-from tests.unit.test_clouds_classical import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg
+from tests.unit.allsky_synth import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg
 
 
 def test_equidistant_projection_and_orientation():

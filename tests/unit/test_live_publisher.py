@@ -93,12 +93,26 @@ def test_refused_connection_is_not_connected():
     assert not publisher.connected.is_set() and publisher.client.sent == []
 
 
-def test_home_assistant_discovery_on_connect():
+def test_home_assistant_discovery_on_connect_and_for_each_new_node():
     publisher = make_publisher(home_assistant=True)
+    publisher.on_event("observatory.roof1.roof", RoofState(node="roof1", state="closed"))  # before connecting
     publisher._on_connect(publisher.client, None, None, OK, None)
     sent = {t: (p, q, r) for t, p, q, r in publisher.client.sent}
-    config, qos, retain = sent["homeassistant/binary_sensor/obsy_home_safe/config"]
-    assert config["state_topic"] == "obsy/home/safety" and retain is True
+    config, qos, retain = sent["homeassistant/binary_sensor/obsy_home/safe/config"]
+    assert config["state_topic"] == "obsy/home/safety" and (qos, retain) == (1, True)
+    assert sent["homeassistant/sensor/obsy_home/roof_roof1/config"][0]["state_topic"] == "obsy/home/roof/roof1"
+    publisher.client.sent.clear()
+    publisher.on_event("telescope.scope1.mount", MountReport(node="scope1", parked=True))
+    publisher.on_event("telescope.scope1.mount", MountReport(node="scope1", parked=False))
+    discovery = [t for t, *_ in publisher.client.sent if t.startswith("homeassistant/")]
+    assert discovery == ["homeassistant/sensor/obsy_home/mount_scope1/config"]  # once, the site's not again
+
+
+def test_no_discovery_unless_enabled():
+    publisher = make_publisher()
+    publisher._on_connect(publisher.client, None, None, OK, None)
+    publisher.on_event("observatory.roof1.roof", RoofState(node="roof1", state="closed"))
+    assert not [t for t, *_ in publisher.client.sent if t.startswith("homeassistant/")]
 
 
 def test_frame_event_uses_lookup_and_skips_duplicates():

@@ -1,5 +1,6 @@
 """Live topics and payloads (common.live): names, QoS/retention, builders, validation."""
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -133,13 +134,20 @@ def test_parse_live_round_trip_and_rejections():
 
 
 def test_home_assistant_discovery_configs():
-    configs = dict(live.home_assistant_configs("obsy", "home"))
-    safe = configs["homeassistant/binary_sensor/obsy_home_safe/config"]
+    from common import home_assistant as ha
+
+    entities = ha.site_entities("obsy", "home") + ha.node_entities("obsy", "home", roofs={"roof1"}, mounts={"scope1"})
+    configs = dict(ha.discovery_configs("obsy", "home", entities))
+    safe = configs["homeassistant/binary_sensor/obsy_home/safe/config"]
     assert safe["state_topic"] == "obsy/home/safety" and safe["unique_id"] == "obsy_home_safe"
     assert safe["availability_topic"] == "obsy/home/status"
     assert "device_class" not in safe  # HA's "safety" class would read ON as unsafe
-    assert "homeassistant/sensor/obsy_home_job/config" in configs
-    assert all(topic.startswith("homeassistant/") for topic in configs)
+    assert "homeassistant/sensor/obsy_home/job/config" in configs
+    roof = configs["homeassistant/sensor/obsy_home/roof_roof1/config"]
+    assert roof["state_topic"] == "obsy/home/roof/roof1" and "closing" in roof["options"]
+    assert configs["homeassistant/sensor/obsy_home/mount_scope1/config"]["options"] == ["parked", "unparked", "unknown"]
+    assert all(re.fullmatch(r"homeassistant/(binary_sensor|sensor)/obsy_home/[a-z0-9_-]+/config", t) for t in configs)
+    assert len({c["unique_id"] for c in configs.values()}) == len(configs)
 
 
 def test_mqtt_config_validates_topic_levels(tmp_path):

@@ -12,7 +12,7 @@ from node_observatory.clouds import SkyModel
 from node_observatory.safety import Verdict
 from node_observatory.safety.factory import build_monitor
 from node_observatory.safety.sources.allsky import AllSkySource
-from tests.unit.test_clouds_classical import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg, sky_geometry
+from tests.unit.allsky_synth import CX, CY, RADIUS, make_sky, save_fits16, save_jpeg, sky_geometry
 
 
 @pytest.fixture(scope="module")

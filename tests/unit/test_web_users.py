@@ -211,3 +211,55 @@ def test_allowed_refuses_endpoints_without_a_rule(services):
 
     admin = PortalUser(_user(services, "admin"))
     assert allowed("users.index", admin) and not allowed("no.such.endpoint", admin)
+
+
+def test_admin_changes_a_role_which_applies_at_the_next_request(services, client):
+    user_id = add_user(services, "ann", role="guest")
+    ann = make_app(services).test_client()
+    login(ann, "ann")
+    assert ann.post("/targets/by-coordinates", data={"name": "X", "ra": "1", "dec": "1"}).status_code == 403
+    response = client.post(f"/users/{user_id}/role", data={"role": "observer"}, follow_redirects=True)
+    assert b"ann is now observer" in response.data and _user(services, "ann").role == "observer"
+    assert ann.post("/targets/by-coordinates", data={"name": "X", "ra": "1", "dec": "1"}).status_code == 302
+    client.post(f"/users/{user_id}/role", data={"role": "admin"})
+    assert ann.get("/users").status_code == 200
+    bad = client.post(f"/users/{user_id}/role", data={"role": "root"}, follow_redirects=True)
+    assert b"role: Not a valid choice" in bad.data and _user(services, "ann").role == "admin"
+    assert client.post("/users/999/role", data={"role": "guest"}).status_code == 404
+
+
+def test_the_last_admin_cannot_give_up_the_role(services, client):
+    admin_id = _user(services, "admin").id
+    add_user(services, "sleeper", role="admin", active=False)  # an inactive admin does not count
+    response = client.post(f"/users/{admin_id}/role", data={"role": "observer"}, follow_redirects=True)
+    assert b"admin is the last active admin" in response.data and _user(services, "admin").role == "admin"
+    add_user(services, "second", role="admin")
+    response = client.post(f"/users/{admin_id}/role", data={"role": "observer"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/account")
+    assert _user(services, "admin").role == "observer"
+    assert client.get("/users").status_code == 403
+
+
+def test_admin_deletes_a_user_and_their_tokens(services, client):
+    from master.models import ApiToken
+    from master.web.tokens import hash_token
+
+    user_id = add_user(services, "ann", role="observer")
+    with services.sessions() as session:
+        session.add(ApiToken(user_id=user_id, name="script", token_hash=hash_token("tok-ann")))
+        session.commit()
+    ann = make_app(services).test_client()
+    login(ann, "ann")
+    wrong = client.post(f"/users/{user_id}/delete", data={"confirm": "bob"}, follow_redirects=True)
+    assert b"Type ann to confirm" in wrong.data and _user(services, "ann") is not None
+    empty = client.post(f"/users/{user_id}/delete", data={}, follow_redirects=True)
+    assert b"confirm: This field is required." in empty.data
+    response = client.post(f"/users/{user_id}/delete", data={"confirm": "ann"}, follow_redirects=True)
+    assert b"ann deleted, with their API tokens" in response.data and _user(services, "ann") is None
+    with services.sessions() as session:
+        assert session.scalars(select(ApiToken)).all() == []
+    assert ann.get("/frames").status_code == 302  # her session is gone with her
+    assert ann.get("/api/v1/frames", headers={"Authorization": "Bearer tok-ann"}).status_code == 401
+    admin_id = _user(services, "admin").id
+    own = client.post(f"/users/{admin_id}/delete", data={"confirm": "admin"}, follow_redirects=True)
+    assert b"cannot delete your own account" in own.data and _user(services, "admin") is not None

@@ -316,11 +316,23 @@ class PhotometryJob(Message):
     run_id: int = Field(gt=0)
 
 
+class FinalStackJob(Message):
+    """Job: calibrate and stack a target's accepted lights (one filter or each, one night or all) into products."""
+
+    SCHEMA: ClassVar[str] = "obsy.final_stack_job"
+    target_name: str = Field(min_length=1, max_length=200)
+    filter_name: str | None = Field(default=None, max_length=60)       # None: every filter, each on its own
+    night: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")  # None: across every night
+    method: Literal["mean", "median"] = "mean"
+    sigma: float | None = Field(default=3.0, gt=0, le=20)            # None: no clipping
+    weights: Literal["quality", "none"] = "quality"                   # quality: star count / HFR^2 from ingest
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
                                 ParkRequest, CloudMap, WeatherReport, RebuildMaster, MasterBuilt, UpdateLiveStack,
-                                LiveStackUpdated, SolexJob, PhotometryJob)
+                                LiveStackUpdated, SolexJob, PhotometryJob, FinalStackJob)
 }
 
 

@@ -26,6 +26,7 @@ from .ingest.claim import ingest_claim
 from .library.build import rebuild_master
 from .library.triggers import on_frame_ingested
 from .live import start_live_publisher
+from .stacking.final import run_final_stack
 from .stacking.live import update_live_stack
 from .science.photometry_job import run_photometry_job
 from .science.solex_job import run_solex
@@ -83,6 +84,9 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     def photometry_run(message):
         run_photometry_job(services, message)
 
+    def final_stack(message):
+        run_final_stack(services, message)
+
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
                    **RETRY_OPTIONS)
@@ -100,7 +104,8 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     dramatiq.actor(live_stack, broker=broker, actor_name=names.UPDATE_LIVE_STACK_ACTOR,
                    queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
                    **RETRY_OPTIONS)
-    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR)):
+    for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR),
+                        (final_stack, names.FINAL_STACK_ACTOR)):
         # a long scan or a night of frames: an hour before dramatiq gives up on the attempt
         dramatiq.actor(actor, broker=broker, actor_name=name, queue_name=names.SCIENCE_QUEUE,
                        throws=(InvalidMessage,), time_limit=3_600_000, **RETRY_OPTIONS)

@@ -10,6 +10,7 @@ from master.fitsmeta.normalize import FrameMeta, normalize_header
 from master.fitsmeta.reader import FitsReadError, read_fits
 from master.grading import GradeResult, grade_accept, grade_image
 from master.previews import make_previews
+from master.processing.debayer import bayer_layout, colour_phase
 
 __all__ = ["FitsReadError", "ProcessedFrame", "process_file", "sha256_file"]
 
@@ -64,6 +65,7 @@ def process_file(path: str | Path) -> ProcessedFrame:
         raise FitsReadError("the file has a header but no image data")
     grade = grade_image(data)
     accepted, reason = grade_accept(grade, meta)
-    thumb, preview = make_previews(data)
+    layout = bayer_layout(header)
+    thumb, preview = make_previews(data, colour_phase(layout, data.shape[0]) if layout and data.ndim == 2 else None)
     cards, text = header_cards(header)
     return ProcessedFrame(meta, grade, accepted, reason, thumb, preview, cards, text)

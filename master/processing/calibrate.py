@@ -213,21 +213,26 @@ def calibrate_light(data: np.ndarray, meta: FrameMeta, *, bias: Master | None = 
     if bad_pixels is True:
         bad_pixels = dark.bad_pixels if dark is not None else None
     if isinstance(bad_pixels, np.ndarray) and bad_pixels.any():
-        record.bad_pixels_fixed = fix_bad_pixels(out, bad_pixels)
-        record.steps.append(f"{record.bad_pixels_fixed} bad pixels replaced by the median of their neighbours")
+        # In a Bayer mosaic the nearest pixels of the same colour are two away.
+        step = 2 if meta.bayer_pattern else 1
+        record.bad_pixels_fixed = fix_bad_pixels(out, bad_pixels, step)
+        record.steps.append(f"{record.bad_pixels_fixed} bad pixels replaced by the median of their neighbours"
+                            + (" of the same colour" if step == 2 else ""))
     return out, record
 
 
-def fix_bad_pixels(data: np.ndarray, bad: np.ndarray) -> int:
-    """Replace each bad pixel, in place, by the median of its good 8 neighbours; returns how many."""
+def fix_bad_pixels(data: np.ndarray, bad: np.ndarray, step: int = 1) -> int:
+    """Replace each bad pixel, in place, by the median of its good 8 neighbours ``step`` pixels away.
+
+    Returns how many were replaced."""
     h, w = data.shape
     ys, xs = np.nonzero(bad)
     if not len(ys):
         return 0
     values = np.full((len(ys), 8), np.nan, dtype=np.float32)
     k = 0
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    for dy in (-step, 0, step):
+        for dx in (-step, 0, step):
             if dy == 0 and dx == 0:
                 continue
             y, x = ys + dy, xs + dx

@@ -240,3 +240,42 @@ def stack_command(paths, out_path, method, sigma, weights, no_register, referenc
         click.echo(f"rejected {path}: {reason}", err=True)
     write_stack(result, out_path)
     click.echo(f"stacked {len(result.used)} frames into {out_path}, {len(result.failed)} left out")
+
+
+# --------------------------------------------------------------------------- colour
+
+
+@process_group.command("colour")
+@click.option("--r", "red", type=click.Path(exists=True, dir_okay=False), help="Stack of the red filter.")
+@click.option("--g", "green", type=click.Path(exists=True, dir_okay=False), help="Stack of the green filter.")
+@click.option("--b", "blue", type=click.Path(exists=True, dir_okay=False), help="Stack of the blue filter.")
+@click.option("--l", "lum", type=click.Path(exists=True, dir_okay=False), help="Luminance stack (LRGB).")
+@click.option("--rgb", type=click.Path(exists=True, dir_okay=False), help="A one-shot-colour (3-plane) stack.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="PNG preview to write.")
+@click.option("--fits", "fits_path", type=click.Path(dir_okay=False), help="Also the linear R, G, B cube as FITS.")
+def colour_command(red, green, blue, lum, rgb, out_path, fits_path) -> None:
+    """Register per-filter stacks to each other and combine them into an RGB or LRGB image."""
+    import numpy as np
+    from astropy.io import fits
+
+    from master.previews import make_previews
+
+    from .colour import ColourError, combine_channels
+
+    given = {c: p for c, p in (("R", red), ("G", green), ("B", blue), ("L", lum), ("RGB", rgb)) if p}
+    try:
+        planes = {c: np.asarray(fits.getdata(p), dtype=np.float32) for c, p in given.items()}
+        composite = combine_channels(planes)
+    except (OSError, ColourError) as exc:
+        raise click.ClickException(str(exc)) from None
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_bytes(make_previews(composite.rgb)[1])
+    if fits_path:
+        header = fits.Header()
+        header["COLORTYP"] = ("RGB", "planes: red, green, blue")
+        header["COMPOSIT"] = (composite.kind, "made from per-filter stacks")
+        fits.PrimaryHDU(composite.rgb, header).writeto(fits_path, overwrite=True)
+    moved = ", ".join(f"{c} by ({dx:+.1f}, {dy:+.1f}) px" for c, (dx, dy) in composite.shifts.items()
+                      if c != composite.reference)
+    click.echo(f"{composite.kind} image written to {out_path}; registered on {composite.reference}"
+               + (f": {moved}" if moved else ""))

@@ -6,6 +6,10 @@ NaN outside its footprint) and written to a disk-backed ``FrameCube``; only one 
 at a time. The cube is then combined band by band (``combine.combine_cube``): sigma-clipped mean or
 median, with a per-pixel map of rejected values and of coverage. A frame that cannot be read or
 registered is left out and reported with its reason.
+
+One-shot-colour frames (a Bayer pattern in the header) are debayered first
+(``debayer.debayer_bilinear``), registered on the mean of their planes, and each plane goes into
+the cube: the stack is then an (R, G, B) cube, each plane combined on its own.
 """
 from __future__ import annotations
 
@@ -22,12 +26,14 @@ from astropy.io import fits
 from master.fitsmeta.reader import FitsReadError, read_fits
 
 from .combine import DEFAULT_MEMORY_BUDGET, FrameCube, combine_cube
+from .debayer import bayer_layout, colour_phase, debayer_bilinear
 
 __all__ = ["RegistrationError", "StackResult", "detect_stars", "find_transform", "stack_files",
            "warp_to", "write_stack", "frame_weight"]
 
 MAX_CONTROL_STARS = 50
 DETECT_SIGMA = 5.0
+MAX_ELONGATION = 3.0   # a/b above this is a trail segment or a blend, not a star to register on
 WEIGHTINGS = ("noise", "stars")
 
 
@@ -37,9 +43,10 @@ class RegistrationError(Exception):
 
 @dataclass
 class StackResult:
-    data: np.ndarray                 # float32 (H, W) on the reference grid; NaN where nothing covered
-    rejected: np.ndarray             # uint16: values rejected by clipping per pixel
-    coverage: np.ndarray             # uint16: frames that contributed per pixel
+    data: np.ndarray                 # float32 (H, W), or (3, H, W) R, G, B for colour frames, on the
+                                     # reference grid; NaN where nothing covered
+    rejected: np.ndarray             # uint16, same shape: values rejected by clipping per pixel
+    coverage: np.ndarray             # uint16, same shape: frames that contributed per pixel
     header: fits.Header              # the reference frame's header, with what made the stack
     used: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
@@ -59,7 +66,7 @@ def detect_stars(data: np.ndarray, max_stars: int = MAX_CONTROL_STARS) -> np.nda
         objects = sep.extract(image, DETECT_SIGMA, err=background.globalrms, minarea=5)
     except Exception as exc:  # sep raises bare Exception (pixel buffer, memory)
         raise RegistrationError(f"star detection failed: {exc}") from exc
-    objects = objects[(objects["flag"] & sep.OBJ_TRUNC) == 0]
+    objects = objects[((objects["flag"] & sep.OBJ_TRUNC) == 0) & (objects["a"] <= MAX_ELONGATION * objects["b"])]
     order = np.argsort(-objects["flux"])[:max_stars]
     return np.column_stack([objects["x"][order], objects["y"][order]])
 
@@ -125,6 +132,7 @@ def stack_files(paths: Sequence[str | os.PathLike], *, method: str = "mean", sig
     failed: list[tuple[Path, str]] = []
     order = [reference] + [i for i in range(len(paths)) if i != reference]
     ref_header = ref_shape = ref_stars = None
+    channels = 1                     # 3 when the reference is a Bayer mosaic
     cube: FrameCube | None = None
     slots: list[int] = []
     used: list[Path] = []
@@ -140,46 +148,92 @@ def stack_files(paths: Sequence[str | os.PathLike], *, method: str = "mean", sig
                 failed.append((path, exc.reason))
                 _tick(progress)
                 continue
+            try:
+                planes = _colour_planes(header, data)
+            except ValueError as exc:
+                failed.append((path, str(exc)))
+                _tick(progress)
+                continue
             if cube is None:  # the first readable frame in ``order`` is the reference
-                ref_header, ref_shape = header, data.shape
-                cube = FrameCube(len(paths), ref_shape, workdir)
+                ref_header, ref_shape, channels = header, data.shape, len(planes)
+                cube = FrameCube(len(paths) * channels, ref_shape, workdir)
                 if register:
                     try:
-                        ref_stars = detect_stars(data)
+                        ref_stars = detect_stars(_luminance(planes))
                         if len(ref_stars) < 3:
                             raise RegistrationError(f"only {len(ref_stars)} stars detected")
                     except RegistrationError as exc:
                         raise RegistrationError(f"reference {path.name}: {exc}") from exc
+            if len(planes) != channels:
+                failed.append((path, "a colour frame in a monochrome stack" if len(planes) > 1
+                               else "a monochrome frame in a colour stack"))
+                _tick(progress)
+                continue
             try:
-                aligned, shift = _align(data, path, ref_shape, ref_stars if register else None,
+                aligned, shift = _align(planes, ref_shape, ref_stars if register else None,
                                         i == order[0] or not register, interpolation_order)
             except RegistrationError as exc:
                 failed.append((path, str(exc)))
                 _tick(progress)
                 continue
-            cube[len(slots)] = aligned
+            for c, plane in enumerate(aligned):
+                cube[c * len(paths) + len(slots)] = plane
             slots.append(len(slots))
             used.append(path)
             shifts.append(shift)
             exposure = header.get("EXPTIME", header.get("EXPOSURE"))
             exposures.append(float(exposure) if isinstance(exposure, (int, float)) else None)
             if isinstance(weights, str):
-                frame_weights.append(frame_weight(aligned, weights))
+                frame_weights.append(frame_weight(_luminance(aligned), weights))
             elif weights is not None:
                 frame_weights.append(float(weights[i]))
-            del data, aligned
+            del data, planes, aligned
             _tick(progress)
         if cube is None or not slots:
             reasons = "; ".join(f"{p.name}: {r}" for p, r in failed)
             raise RegistrationError(f"no frame could be stacked ({reasons})")
-        combined = combine_cube(cube, method=method, sigma=sigma, iterations=iterations,
-                                weights=frame_weights or None, frames=slots, memory_budget=memory_budget)
+        results = [combine_cube(cube, method=method, sigma=sigma, iterations=iterations,
+                                weights=frame_weights or None, frames=[c * len(paths) + s for s in slots],
+                                memory_budget=memory_budget) for c in range(channels)]
     finally:
         if cube is not None:
             cube.close()
     header = _stack_header(ref_header, used, failed, exposures, method, sigma, iterations, weights, frame_weights)
-    return StackResult(combined.data, combined.rejected, combined.coverage, header, used, failed,
-                       frame_weights, shifts)
+    if channels == 1:
+        data, rejected, coverage = results[0].data, results[0].rejected, results[0].coverage
+    else:
+        data, rejected, coverage = (np.stack([getattr(r, name) for r in results])
+                                    for name in ("data", "rejected", "coverage"))
+        _colour_header(header, ref_header, ref_shape)
+    return StackResult(data, rejected, coverage, header, used, failed, frame_weights, shifts)
+
+
+def _colour_planes(header, data) -> list[np.ndarray]:
+    """[the frame as float32] for a monochrome frame, [R, G, B] planes for a Bayer mosaic."""
+    layout = bayer_layout(header)
+    if layout is None:
+        if data.ndim != 2:
+            raise ValueError(f"cannot stack an image of shape {data.shape} (only 2-D frames and Bayer mosaics)")
+        return [np.asarray(data, dtype=np.float32)]
+    return list(debayer_bilinear(data, colour_phase(layout, data.shape[0])))
+
+
+def _luminance(planes) -> np.ndarray:
+    if len(planes) == 1:
+        return planes[0]
+    return np.mean(np.stack(planes), axis=0, dtype=np.float32)
+
+
+BAYER_CARDS = ("BAYERPAT", "CFAIMAGE", "BAYER", "XBAYROFF", "YBAYROFF", "BAYOFFX", "BAYOFFY")
+
+
+def _colour_header(header: fits.Header, ref_header, ref_shape) -> None:
+    """The stack is R, G, B planes now, not a mosaic: say so and drop the pattern."""
+    layout = bayer_layout(ref_header)
+    for key in BAYER_CARDS:
+        header.remove(key, ignore_missing=True, remove_all=True)
+    header["COLORTYP"] = ("RGB", "planes: red, green, blue")
+    header["HISTORY"] = f"debayered (bilinear) from {colour_phase(layout, ref_shape[0])} at pixel [0, 0]"
 
 
 def _tick(progress) -> None:
@@ -187,15 +241,15 @@ def _tick(progress) -> None:
         progress(1)
 
 
-def _align(data, path: Path, ref_shape, ref_stars, is_reference: bool, order: int):
+def _align(planes, ref_shape, ref_stars, is_reference: bool, order: int):
+    """The planes on the reference grid and their (dx, dy); every plane moves with the same transform."""
     if is_reference:
-        if data.shape != tuple(ref_shape):
-            raise RegistrationError(f"size {data.shape} differs from the reference's {tuple(ref_shape)}")
-        return np.asarray(data, dtype=np.float32), (0.0, 0.0)
-    stars = detect_stars(data)
-    transform = find_transform(stars, ref_stars)
+        if planes[0].shape != tuple(ref_shape):
+            raise RegistrationError(f"size {planes[0].shape} differs from the reference's {tuple(ref_shape)}")
+        return planes, (0.0, 0.0)
+    transform = find_transform(detect_stars(_luminance(planes)), ref_stars)
     dx, dy = (float(v) for v in transform.translation)
-    return warp_to(data, transform, ref_shape, order), (dx, dy)
+    return [warp_to(plane, transform, ref_shape, order) for plane in planes], (dx, dy)
 
 
 def _stack_header(ref_header, used, failed, exposures, method, sigma, iterations, weights,

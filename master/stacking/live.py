@@ -20,8 +20,9 @@ from master.ingest.keys import slug
 from master.library.apply import calibrate_frame
 from master.models import Frame, LiveStack, live_stack_frames, utcnow
 from master.previews import make_previews
+from master.processing.debayer import bayer_layout, colour_phase, debayer_bilinear
 from master.processing.running_mean import RunningMean
-from master.processing.stack import RegistrationError
+from master.processing.stack import BAYER_CARDS, RegistrationError
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,16 @@ def update_live_stack(services, job: UpdateLiveStack) -> str:
         _publish(services, stack_id)
         return "already"
     data, _, _ = calibrate_frame(services, job.frame_id)   # records the masters used, or what was missing
+    layout = bayer_layout(fits.Header([(k, v) for k, v, _ in header_cards if k in BAYER_CARDS + ("ROWORDER",)]))
+    if layout is not None and data.ndim == 2:   # a one-shot-colour frame: the live stack is R, G, B
+        data = debayer_bilinear(data, colour_phase(layout, data.shape[0]))
     if state_key is None:
         state, outcome = RunningMean.first(data, reference_header(header_cards)), "first"
     else:
         state = RunningMean.from_bytes(services.store.get_bytes(state_key))
         try:
             state.add(data)
-        except RegistrationError as exc:
+        except (RegistrationError, ValueError) as exc:   # no star match; a mono frame in a colour stack
             log.warning("frame %s left out of live stack %s: %s", job.frame_id, stack_id, exc)
             return "unregistered"
         outcome = "added"

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from common import paths
 from . import (account, api, auth, calibration, equipment, frames, health, links, nodes, observatory, plans, public,
-               reports, science, targets, tonight, users, viewer)
+               reports, science, stacks, targets, tonight, users, viewer)
 from .access import allowed, enforce_access
 from .context import close_db
 from .formatting import register_filters
@@ -72,7 +72,7 @@ def create_app(services) -> Flask:
     app.extensions["obsy_login_throttle"] = LoginThrottle()
 
     for module in (auth, account, users, public, health, frames, calibration, nodes, observatory, targets, equipment,
-                   plans, tonight, api, links, viewer, science, reports):
+                   plans, tonight, api, links, viewer, science, reports, stacks):
         app.register_blueprint(module.bp)
     register_filters(app)
 

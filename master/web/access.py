@@ -52,6 +52,7 @@ ACCESS: dict[str, str] = {
     "observatory.api_safety": "guest",
     "targets.index": "guest",
     "targets.detail": "guest",
+    "stacks.preview": "guest",
     "targets.export": "guest",
     "targets.api_list": "guest",
     "targets.api_search": "guest",
@@ -95,6 +96,7 @@ ACCESS: dict[str, str] = {
     "tonight.send": "observer",
     # observers: science runs (the worker does the measuring)
     "science.start_run": "observer",
+    "stacks.start": "observer",
     "frames.set_public": "observer",
     "account.password": "observer",
     "account.create_token": "observer",

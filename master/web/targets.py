@@ -13,6 +13,7 @@ from master.models import Target
 from master.target_files import TargetFileError, parse_target_file
 from master.target_import import import_targets
 from master.targets import TargetError, add_by_coordinates, add_from_catalog, export_csv
+from . import stacks
 from .context import db, get_or_404, services
 from .target_page import target_sky
 
@@ -102,7 +103,9 @@ def add_coordinates():
 @bp.get("/targets/<int:target_id>")
 def detail(target_id: int):
     target = get_or_404(Target, target_id)
-    return render_template("targets/detail.html", target=target, view=target_sky(target, request.args))
+    filters, nights = stacks.frame_choices(target)
+    return render_template("targets/detail.html", target=target, view=target_sky(target, request.args),
+                           filters=filters, nights=nights, stack_products=stacks.stacks_of(target))
 
 
 @bp.post("/targets/<int:target_id>/delete")

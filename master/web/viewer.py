@@ -35,7 +35,7 @@ from .sending import send_object
 bp = Blueprint("viewer", __name__)
 
 # Where repository FITS objects live; incoming/ holds unverified uploads and is never shown.
-VIEWABLE_PREFIXES = ("frames/", "calibration/", "rejected/", "masters/", "stacks/")
+VIEWABLE_PREFIXES = ("frames/", "calibration/", "rejected/", "masters/", "stacks/", "products/stacks/")
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz")
 TILE_MAX_AGE_S = 86400
 DATA_MAX_AGE_S = 3600

@@ -100,6 +100,8 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("science.run", "GET"): rule(GUEST),
     ("science.download", "GET"): rule(GUEST),
     ("science.start_run", "POST"): rule(OBSERVER, ok=302),
+    ("stacks.start", "POST"): rule(OBSERVER, ok=302),
+    ("stacks.preview", "GET"): rule(GUEST, ok=404),  # the matrix's product is a light curve, not an image
     ("reports.target", "GET"): rule(GUEST),
     ("reports.target_csv", "GET"): rule(GUEST),
     ("reports.nights", "GET"): rule(GUEST),

@@ -75,8 +75,10 @@ def test_nan_pixels_are_drawn_black():
     assert (pixels[:10] == 0).all()
 
 
-def test_colour_cube_is_shown_as_mono():
+def test_a_cube_of_three_planes_is_shown_in_colour_others_as_mono():
     thumb, preview = make_previews(np.stack([sky((300, 400), seed=s) for s in (1, 2, 3)]))
+    assert decode(preview).size == (400, 300) and decode(thumb).mode == "RGB"
+    thumb, preview = make_previews(np.stack([sky((300, 400), seed=s) for s in (1, 2)]))
     assert decode(preview).size == (400, 300) and decode(thumb).mode == "L"
 
 

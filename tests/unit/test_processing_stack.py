@@ -179,3 +179,18 @@ def test_detection_tolerates_nan_and_reports_sep_failures(lights, monkeypatch):
     monkeypatch.setattr(sep, "extract", overflow)
     with pytest.raises(RegistrationError, match="star detection failed: internal pixel buffer full"):
         detect_stars(image)
+
+
+def test_a_bright_trail_does_not_take_the_place_of_the_stars(lights, stacked):
+    """Segments of a trail outshine every star; registering on them would fail or go wrong."""
+    with fits.open(lights[3]) as hdul:
+        data = hdul[0].data.astype(np.float32)
+    rows = np.arange(5, 155)
+    for k in range(3):
+        data[rows, rows + 20 + k] += 20000.0
+    stars = detect_stars(data)
+    on_trail = np.abs((stars[:, 0] - 21) - stars[:, 1]) < 4
+    assert len(stars) >= 10 and not on_trail.any()
+    reference = detect_stars(read_fits(lights[0])[1])
+    dx, dy = find_transform(stars, reference).translation
+    assert (dx, dy) == pytest.approx(stacked.shifts[3], abs=0.3)

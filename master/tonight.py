@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from common.contracts import ScheduleJob
 from master.models import ImagingPlan, TelescopeNode
 from master.plan_progress import plan_progress, same_filter
-from master.planning.planner import (Constraints, ExposureRow, NightPlan, PlanRequest, plan_night,
+from master.planning.planner import (Constraints, ExposureRow, Imaging, NightPlan, PlanRequest, plan_night,
                                      to_schedule_job)
 from master.planning.sky import NightSky, Site
 
@@ -36,7 +36,28 @@ def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
     return (local - timedelta(hours=12)).date()
 
 
-def _request(progress, node_filters: list[str]) -> tuple[PlanRequest | None, str | None]:
+def night_window(plan: ImagingPlan, night: date, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """The plan's time-of-night window on this night, absolute: evening times are on the night's date,
+    morning ones (before noon) on the next day."""
+    if plan.night_from is None or plan.night_until is None:
+        return None
+
+    def at(t):
+        day = night if t.hour >= 12 else night + timedelta(days=1)
+        return datetime.combine(day, t, tzinfo=zone).astimezone(timezone.utc)
+
+    start, end = at(plan.night_from), at(plan.night_until)
+    return (start, end) if end > start else (start, start)  # an empty window rather than a wrong one
+
+
+def plan_imaging(plan: ImagingPlan) -> Imaging:
+    return Imaging(dither_every=plan.dither_every, focus_at_start=bool(plan.focus_at_start),
+                   focus_every_min=plan.focus_every_min, focus_temp_delta=plan.focus_temp_delta,
+                   darks=plan.calib_darks or 0, flats=plan.calib_flats or 0,
+                   flat_exposure_s=plan.flat_exposure_s or 1.0)
+
+
+def _request(progress, node_filters: list[str], window=None) -> tuple[PlanRequest | None, str | None]:
     plan = progress.plan
     rows = [r for r in progress.rows if r.remaining > 0]
     if not rows:
@@ -52,10 +73,15 @@ def _request(progress, node_filters: list[str]) -> tuple[PlanRequest | None, str
         return None, "the target has no coordinates"
     return PlanRequest(
         target.name, target.ra_deg, target.dec_deg,
-        tuple(ExposureRow(r.row.filter_name, r.row.exposure_s, r.remaining) for r in rows),
+        tuple(ExposureRow(r.row.filter_name, r.row.exposure_s, r.remaining, r.row.binning or 1, r.row.gain,
+                          r.row.offset) for r in rows),
         priority=plan.priority,
         constraints=Constraints(min_altitude_deg=plan.min_altitude_deg, max_airmass=plan.max_airmass,
-                                min_moon_separation_deg=plan.min_moon_separation_deg, twilight=plan.twilight),
+                                min_moon_separation_deg=plan.min_moon_separation_deg,
+                                max_moon_illumination=plan.max_moon_illumination, twilight=plan.twilight,
+                                window=window),
+        done_fraction=progress.done / progress.total if progress.total else 0.0,
+        imaging=plan_imaging(plan),
     ), None
 
 
@@ -75,7 +101,8 @@ def open_requests(session: Session, binding: TelescopeNode, night: date) -> tupl
             # The schedule names targets; a second plan on one target waits for another night.
             skipped[f"{name} (plan {plan.id})"] = "another plan for this target goes first"
             continue
-        request, why = _request(plan_progress(session, plan), node_filters)
+        request, why = _request(plan_progress(session, plan), node_filters,
+                                night_window(plan, night, site_zone(binding)))
         if request is None:
             skipped[f"{name} (plan {plan.id})"] = why
         else:

@@ -3,15 +3,16 @@
 Greedy schedulers (the EKOS scheduler's order) take whatever is best *now* and
 run it to the end; a target that sets early then loses its only window to one
 that would have been fine later. This planner works a priority at a time,
-highest first, so a lower priority only ever gets time a higher one left.
+highest first, gaps included, so a lower priority only ever gets time a
+higher one left.
 Inside a priority, requests that can finish tonight go first, then the least
 flexible (the share of their allowed time they need: targets setting soonest
 come early), then the closest to completion. Each request takes the
 contiguous run of free, allowed slots with the best summed merit, whole if it
 fits, else the best runs no shorter than the minimum block (a block may also
-reserve ``switch_s`` for the slew to its target). A last pass fills the gaps
-left with what is still unfinished, so the night is used from dusk to dawn,
-extending a block already there before switching to another target.
+reserve ``switch_s`` for the slew to its target). Then the gaps left go to
+what is still unfinished, so the night is used from dusk to dawn, extending
+a block already there before switching to another target.
 
 Merit per slot (see ``merit``): the altitude relative to the best the target
 reaches tonight (image near transit), less the moon's light near the target,
@@ -258,7 +259,8 @@ def plan_night(sky: NightSky, requests: list[PlanRequest], min_block_min: float 
         for r in order:
             demand = demand - shares[r.name]
             state.fill(r.name, state.score[r.name] - demand)
-    _fill_gaps(state, candidates)
+        # Gaps go to this priority and the ones above before any lower one is planned.
+        _fill_gaps(state, [r for r in candidates if r.priority <= priority])
     for r in candidates:
         placed = any(b.name == r.name for b in state.blocks)
         if not placed:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from common.contracts import ScheduleJob
 from master.models import ImagingPlan, TelescopeNode
+from master.models import Site as SiteRow
 from master.plan_progress import plan_progress, same_filter
 from master.planning.planner import (Constraints, ExposureRow, Imaging, NightPlan, PlanRequest, plan_night,
                                      to_schedule_job)
@@ -30,10 +31,14 @@ def site_zone(binding: TelescopeNode) -> ZoneInfo:
     return ZoneInfo(binding.site.timezone or "UTC")
 
 
-def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
+def night_of(zone: ZoneInfo, now: datetime | None = None) -> date:
     """The date of the night in progress or to come: a night runs from local noon to the next noon."""
-    local = (now or datetime.now(timezone.utc)).astimezone(site_zone(binding))
+    local = (now or datetime.now(timezone.utc)).astimezone(zone)
     return (local - timedelta(hours=12)).date()
+
+
+def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
+    return night_of(site_zone(binding), now)
 
 
 def night_window(plan: ImagingPlan, night: date, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
@@ -87,10 +92,14 @@ def _request(progress, node_filters: list[str], window=None) -> tuple[PlanReques
 
 def open_requests(session: Session, binding: TelescopeNode, night: date) -> tuple[list[PlanRequest], dict[str, str]]:
     """Planner requests for the night, and why each other plan is left out."""
+    return requests_for(session, night, site_zone(binding), [f.name for f in binding.filters])
+
+
+def requests_for(session: Session, night: date, zone: ZoneInfo,
+                 node_filters: list[str]) -> tuple[list[PlanRequest], dict[str, str]]:
     plans = session.scalars(select(ImagingPlan).where(ImagingPlan.active.is_(True))
                             .options(selectinload(ImagingPlan.target), selectinload(ImagingPlan.rows))
                             .order_by(ImagingPlan.priority, ImagingPlan.id))
-    node_filters = [f.name for f in binding.filters]
     requests, skipped = [], {}
     for plan in plans:
         name = plan.target.name
@@ -101,13 +110,25 @@ def open_requests(session: Session, binding: TelescopeNode, night: date) -> tupl
             # The schedule names targets; a second plan on one target waits for another night.
             skipped[f"{name} (plan {plan.id})"] = "another plan for this target goes first"
             continue
-        request, why = _request(plan_progress(session, plan), node_filters,
-                                night_window(plan, night, site_zone(binding)))
+        request, why = _request(plan_progress(session, plan), node_filters, night_window(plan, night, zone))
         if request is None:
             skipped[f"{name} (plan {plan.id})"] = why
         else:
             requests.append(request)
     return requests, skipped
+
+
+def sky_for(site: SiteRow, night: date) -> NightSky:
+    horizon = tuple((float(az), float(alt)) for az, alt in site.horizon or [])
+    return NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
+
+
+def plan_site(session: Session, site: SiteRow, night: date, node_filters: list[str] = ()):
+    """(sky, requests, plan, skipped) for a site's night from the active plans."""
+    sky = sky_for(site, night)
+    requests, skipped = requests_for(session, night, ZoneInfo(site.timezone or "UTC"), list(node_filters))
+    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    return sky, requests, plan, skipped
 
 
 @dataclass
@@ -127,9 +148,5 @@ class Tonight:
 
 
 def plan_tonight(session: Session, binding: TelescopeNode, night: date) -> Tonight:
-    site = binding.site
-    horizon = tuple((float(az), float(alt)) for az, alt in site.horizon or [])
-    sky = NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
-    requests, skipped = open_requests(session, binding, night)
-    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    sky, requests, plan, skipped = plan_site(session, binding.site, night, [f.name for f in binding.filters])
     return Tonight(binding, night, sky, requests, plan, skipped)

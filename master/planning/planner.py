@@ -14,7 +14,7 @@ reserve ``switch_s`` for the slew to its target). Then the gaps left go to
 what is still unfinished, so the night is used from dusk to dawn, extending
 a block already there before switching to another target.
 
-Merit per slot (see ``merit``): the altitude relative to the best the target
+Merit per slot (see ``_allowed``): the altitude relative to the best the target
 reaches tonight (image near transit), less the moon's light near the target,
 less the demand that requests of the same priority still waiting put on the
 slot (so an early placement leaves the time others depend on).
@@ -26,6 +26,7 @@ samples.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,49 +110,69 @@ class NightPlan:
         return sum(len(b.slots) for b in self.blocks if b.name == name) * self.slot_s
 
 
-def _fine_allowed(sky: NightSky, requests: list[PlanRequest]):
-    """Per request, on the fine grid: allowed samples, altitude (deg), moon separation."""
-    coords = sorted({(r.ra_deg, r.dec_deg) for r in requests})
-    index = {c: i for i, c in enumerate(coords)}
-    tracks = sky.tracks([c[0] for c in coords], [c[1] for c in coords]) if coords else None
-    fine_times = np.array([t.timestamp() for t in sky.fine_times])
-    moon_up = sky.fine_moon_alt > 0
-    dark = {name: sky.fine_dark(name) for name in TWILIGHT_SUN_ALT}
-    out = []
-    for r in requests:
-        c, i = r.constraints, index[(r.ra_deg, r.dec_deg)]
-        alt, sep = tracks.alt[i], tracks.moon_separation[i]
-        ok = dark[c.twilight] & (alt >= c.min_altitude_deg + MARGIN_DEG)
-        if c.use_horizon:
-            ok &= alt > sky.site.horizon_alt(tracks.az[i]) + MARGIN_DEG
-        if c.max_airmass is not None:
-            ok &= airmass(alt - MARGIN_DEG) <= c.max_airmass
-        if c.min_moon_separation_deg:
-            ok &= ~moon_up | (sep >= c.min_moon_separation_deg + MARGIN_DEG)
-        if c.max_moon_illumination is not None:
-            ok &= ~moon_up | (sky.fine_moon_illumination <= c.max_moon_illumination)
-        if c.window is not None:
-            ok &= (fine_times >= c.window[0].timestamp()) & (fine_times <= c.window[1].timestamp())
-        out.append((ok, alt, sep))
-    return out
+@functools.lru_cache(maxsize=256)
+def _alt_for_airmass(limit: float) -> float:
+    """The altitude where the airmass reaches ``limit`` (airmass falls as altitude rises)."""
+    low, high = 0.0, 90.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if airmass(np.array(mid)) > limit else (low, mid)
+    return high
 
 
-def merit(sky: NightSky, ok: np.ndarray, alt: np.ndarray, separation: np.ndarray) -> np.ndarray:
-    """Per slot: altitude against the target's best tonight, less the moon's light near it."""
-    pick = slice(None, -1, sky.sub)
-    alt, separation = alt[pick], separation[pick]
-    height = np.sin(np.deg2rad(np.clip(alt, 0, 90)))
-    best = height[ok].max() if ok.any() else 1.0
-    moon = (sky.moon_illumination * np.clip(np.sin(np.deg2rad(sky.moon_alt)), 0, None)
-            * np.clip(1 - separation / 90.0, 0, None))
-    return np.where(ok, height / max(best, 1e-6) - MOON_WEIGHT * moon, 0.0)
+class _Targets:
+    """Every distinct target of the requests at once: tracks on the fine grid, per-slot merit parts."""
+
+    def __init__(self, sky: NightSky, requests: list[PlanRequest]):
+        coords = sorted({(r.ra_deg, r.dec_deg) for r in requests})
+        self.index = {c: i for i, c in enumerate(coords)}
+        track = sky.tracks([c[0] for c in coords], [c[1] for c in coords])
+        self.alt, self.sep = track.alt, track.moon_separation
+        self.above_horizon = track.above_horizon if sky.site.horizon else None
+        pick = slice(None, -1, sky.sub)
+        alt, sep = self.alt[:, pick], self.sep[:, pick]
+        self.height = np.sin(np.deg2rad(np.clip(alt, 0, 90)))
+        self.moon = (sky.moon_illumination * np.clip(np.sin(np.deg2rad(sky.moon_alt)), 0, None)
+                     * np.clip(1 - sep / 90.0, 0, None))
+        self.airmass = airmass(alt)
+
+
+def _allowed(sky: NightSky, requests: list[PlanRequest], targets: _Targets) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed slots, merit) per request and slot, all requests at once: each constraint is
+    checked on every fine sample from a slot's start to its end."""
+    rows = np.array([targets.index[(r.ra_deg, r.dec_deg)] for r in requests])
+    cs = [r.constraints for r in requests]
+
+    def column(values) -> np.ndarray:
+        return np.array(values, dtype=float)[:, None]
+
+    lowest = column([max(c.min_altitude_deg, _alt_for_airmass(c.max_airmass) if c.max_airmass else -90) for c in cs])
+    sun_limit = column([TWILIGHT_SUN_ALT[c.twilight] for c in cs])
+    ok = (sky.fine_sun_alt[None, :] < sun_limit) & (targets.alt[rows] >= lowest + MARGIN_DEG)
+    if targets.above_horizon is not None:
+        ok &= targets.above_horizon[rows] | ~column([c.use_horizon for c in cs]).astype(bool)
+    moon_up = sky.fine_moon_alt[None, :] > 0
+    separation = column([c.min_moon_separation_deg + MARGIN_DEG if c.min_moon_separation_deg else -1 for c in cs])
+    ok &= ~moon_up | (targets.sep[rows] >= separation)
+    illumination = column([np.inf if c.max_moon_illumination is None else c.max_moon_illumination for c in cs])
+    ok &= ~moon_up | (sky.fine_moon_illumination[None, :] <= illumination)
+    if any(c.window for c in cs):
+        times = np.array([t.timestamp() for t in sky.fine_times])[None, :]
+        ok &= ((times >= column([c.window[0].timestamp() if c.window else -np.inf for c in cs]))
+               & (times <= column([c.window[1].timestamp() if c.window else np.inf for c in cs])))
+    slots = sky.slots_where(ok)
+    # Merit: altitude against the target's best tonight (image near transit), less the moon's light near it.
+    height = targets.height[rows]
+    best = np.maximum(np.where(slots, height, 0).max(axis=1, keepdims=True), 1e-6)
+    merit = np.where(slots, height / best - MOON_WEIGHT * targets.moon[rows], 0.0)
+    return slots, merit
 
 
 def allowed_slots(sky: NightSky, request: PlanRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(allowed mask, merit, airmass) per slot for one request."""
-    [(fine_ok, alt, sep)] = _fine_allowed(sky, [request])
-    ok = sky.slots_where(fine_ok)
-    return ok, merit(sky, ok, alt, sep), airmass(alt[:-1:sky.sub])
+    targets = _Targets(sky, [request])
+    slots, merit = _allowed(sky, [request], targets)
+    return slots[0], merit[0], targets.airmass[0]
 
 
 def _runs(free: np.ndarray) -> list[tuple[int, int]]:
@@ -178,11 +199,13 @@ class _State:
         self.taken = np.zeros(len(sky.times), dtype=bool)
         self.min_len = max(1, math.ceil(min_block_min * 60 / self.slot_s))
         self.ok, self.score, self.airmass, self.left = {}, {}, {}, {}
-        for r, (fine_ok, alt, sep) in zip(requests, _fine_allowed(sky, requests)):
-            ok = sky.slots_where(fine_ok)
-            self.ok[r.name], self.score[r.name] = ok, merit(sky, ok, alt, sep)
-            self.airmass[r.name] = airmass(alt[:-1:sky.sub])
-            self.left[r.name] = r.duration_s
+        if requests:
+            targets = _Targets(sky, requests)
+            slots, merit = _allowed(sky, requests, targets)
+            for k, r in enumerate(requests):
+                self.ok[r.name], self.score[r.name] = slots[k], merit[k]
+                self.airmass[r.name] = targets.airmass[targets.index[(r.ra_deg, r.dec_deg)]]
+                self.left[r.name] = r.duration_s
         self.requests = {r.name: r for r in requests}
         self.frames_left = {r.name: [row.count for row in r.rows] for r in requests}
         self.blocks: list[Block] = []

@@ -99,6 +99,9 @@ class NightSky:
         self.fine_sun_alt = fine(sun_alt)
         self.fine_moon_alt = fine(moon_alt)
         self._last = np.interp(at, np.arange(count + 1), last)
+        self._cos_last, self._sin_last = np.cos(self._last), np.sin(self._last)
+        below = np.flatnonzero(self.fine_sun_alt < 0)
+        self._night_span = (int(below[0]), int(below[-1]) + 1) if below.size else (0, 0)
         moon_unit = fine(_unit(moon_tete.ra.deg, moon_tete.dec.deg))
         self._moon_unit = moon_unit / np.linalg.norm(moon_unit, axis=1, keepdims=True)
         # Illuminated fraction from the sun–moon elongation (good to a few per cent).
@@ -126,7 +129,7 @@ class NightSky:
             return None
         return self.fine_times[dark[0]], self.fine_times[dark[-1]]
 
-    def tracks(self, ra_deg, dec_deg) -> "TargetTrack":
+    def tracks(self, ra_deg, dec_deg, full_day: bool = False) -> "TargetTrack":
         """Altitude, azimuth and moon separation of many targets on the fine grid: shape (targets, samples)."""
         import astropy.units as u
         from astropy.coordinates import TETE, SkyCoord
@@ -137,20 +140,28 @@ class NightSky:
             apparent = coord.transform_to(TETE(obstime=self._mid, location=self._location))
         ra, dec = apparent.ra.rad[:, None], apparent.dec.rad[:, None]
         lat = np.deg2rad(self.site.latitude_deg)
-        hour_angle = self._last[None, :] - ra
-        sin_alt = np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(hour_angle)
-        alt = np.rad2deg(np.arcsin(np.clip(sin_alt, -1, 1)))
-        az = np.rad2deg(np.arctan2(-np.cos(dec) * np.sin(hour_angle),
-                                   np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * np.cos(hour_angle)))
-        az = np.mod(az, 360.0)
+        # Only while the sun is below the horizon (no twilight level allows more); elsewhere the
+        # target counts as below the horizon, which no constraint allows either.
+        span = slice(*self._night_span) if not full_day else slice(None)
+        cos_last, sin_last = self._cos_last[None, span], self._sin_last[None, span]
+        # cos/sin of the hour angle (sidereal time − RA) from products: no trigonometry per sample.
+        cos_h = cos_last * np.cos(ra) + sin_last * np.sin(ra)
+        sin_alt = np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * cos_h
+        shape = (len(ra), len(self.fine_times))
+        alt, az, separation = np.full(shape, -90.0), np.zeros(shape), np.full(shape, 180.0)
+        alt[:, span] = np.rad2deg(np.arcsin(np.clip(sin_alt, -1, 1)))
+        if self.site.horizon or full_day:  # azimuth only where a horizon mask needs it
+            sin_h = sin_last * np.cos(ra) - cos_last * np.sin(ra)
+            az[:, span] = np.mod(np.rad2deg(np.arctan2(
+                -np.cos(dec) * sin_h, np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * cos_h)), 360.0)
         target_unit = _unit(apparent.ra.deg, apparent.dec.deg)
-        separation = np.rad2deg(np.arccos(np.clip(target_unit @ self._moon_unit.T, -1, 1)))
+        separation[:, span] = np.rad2deg(np.arccos(np.clip(target_unit @ self._moon_unit[span].T, -1, 1)))
         return TargetTrack(alt=alt, az=az, moon_separation=separation,
                            above_horizon=alt > self.site.horizon_alt(az))
 
     def target(self, ra_deg: float, dec_deg: float) -> "TargetTrack":
         """One target at the start of every slot (for charts)."""
-        fine = self.tracks(ra_deg, dec_deg)
+        fine = self.tracks(ra_deg, dec_deg, full_day=True)
         pick = slice(None, -1, self.sub)
         return TargetTrack(fine.alt[0, pick], fine.az[0, pick], fine.moon_separation[0, pick],
                            fine.above_horizon[0, pick])

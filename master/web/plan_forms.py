@@ -44,9 +44,13 @@ class PlanForm(FlaskForm):
             self.moon_illumination_pct.data = round(plan.max_moon_illumination * 100, 1)
         return self
 
-    def validate_night_until(self, field):
-        if bool(field.data) != bool(self.night_from.data):
-            raise ValidationError("give both ends of the time-of-night window, or neither")
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Not an inline validator: Optional() stops those when the field is empty.
+        if bool(self.night_until.data) != bool(self.night_from.data):
+            self.night_until.errors = [*self.night_until.errors, "give both ends of the time-of-night window, or neither"]
+            return False
+        return valid
 
     def validate_end_date(self, field):
         if field.data and self.start_date.data and field.data < self.start_date.data:

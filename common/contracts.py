@@ -121,6 +121,12 @@ class ScheduledTarget(BaseModel):
     ra_deg: float = Field(ge=0, lt=360)
     dec_deg: float = Field(ge=-90, le=90)
     rows: list[ExposureRow] = Field(min_length=1)
+    # Optional (version 1 readers ignore them): how to take the frames.
+    dither_every: int | None = Field(default=None, ge=1, le=1000)  # frames between dithers; None: off
+    focus_at_start: bool = False
+    focus_every_min: float | None = Field(default=None, gt=0, le=1440)
+    focus_temp_delta: float | None = Field(default=None, gt=0, le=50)  # °C
+    calibration: bool = False  # darks/flats after the night: no tracking, no twilight limit
 
 
 class ScheduleJob(Message):

@@ -1,10 +1,10 @@
 """SQLAlchemy 2.0 models. Schema changes go through Alembic (master/migrations)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        String, Table, Text, false)
+                        String, Table, Text, Time, false as sa_false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -118,8 +118,19 @@ class ImagingPlan(Base):
     max_airmass: Mapped[float | None] = mapped_column(Float)
     min_moon_separation_deg: Mapped[float] = mapped_column(Float, default=0.0)
     twilight: Mapped[str] = mapped_column(String(12), default="astronomical")
+    max_moon_illumination: Mapped[float | None] = mapped_column(Float)  # 0..1, while the moon is up
     start_date: Mapped[date | None] = mapped_column(Date)  # first night the plan may run
     end_date: Mapped[date | None] = mapped_column(Date)  # last night
+    # Time-of-night window in the site's local time; "until" before "from" runs past midnight.
+    night_from: Mapped[time | None] = mapped_column(Time)
+    night_until: Mapped[time | None] = mapped_column(Time)
+    dither_every: Mapped[int | None] = mapped_column(Integer)  # frames; empty: the node's own setting
+    focus_at_start: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    focus_every_min: Mapped[float | None] = mapped_column(Float)
+    focus_temp_delta: Mapped[float | None] = mapped_column(Float)  # °C
+    calib_darks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # per exposure used
+    calib_flats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # per filter used
+    flat_exposure_s: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     target: Mapped[Target] = relationship()
@@ -134,6 +145,9 @@ class PlanRow(Base):
     filter_name: Mapped[str | None] = mapped_column(String(60))  # None: no filter
     exposure_s: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer)
+    binning: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    gain: Mapped[float | None] = mapped_column(Float)  # None: the camera's default
+    offset: Mapped[float | None] = mapped_column(Float)
     plan: Mapped[ImagingPlan] = relationship(back_populates="rows")
 
 
@@ -218,7 +232,7 @@ class Frame(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(300))
     warnings: Mapped[list | None] = mapped_column(JSON)
     # Anonymous visitors may open a public frame in the viewer and download it (set by observers).
-    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), index=True)
 
     thumb_key: Mapped[str | None] = mapped_column(String(1024))
     preview_key: Mapped[str | None] = mapped_column(String(1024))

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from common.contracts import ScheduleJob
 from master.models import ImagingPlan, TelescopeNode
+from master.models import Site as SiteRow
 from master.plan_progress import plan_progress, same_filter
-from master.planning.planner import (Constraints, ExposureRow, NightPlan, PlanRequest, plan_night,
+from master.planning.planner import (Constraints, ExposureRow, Imaging, NightPlan, PlanRequest, plan_night,
                                      to_schedule_job)
 from master.planning.sky import NightSky, Site
 
@@ -30,13 +31,38 @@ def site_zone(binding: TelescopeNode) -> ZoneInfo:
     return ZoneInfo(binding.site.timezone or "UTC")
 
 
-def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
+def night_of(zone: ZoneInfo, now: datetime | None = None) -> date:
     """The date of the night in progress or to come: a night runs from local noon to the next noon."""
-    local = (now or datetime.now(timezone.utc)).astimezone(site_zone(binding))
+    local = (now or datetime.now(timezone.utc)).astimezone(zone)
     return (local - timedelta(hours=12)).date()
 
 
-def _request(progress, node_filters: list[str]) -> tuple[PlanRequest | None, str | None]:
+def current_night(binding: TelescopeNode, now: datetime | None = None) -> date:
+    return night_of(site_zone(binding), now)
+
+
+def night_window(plan: ImagingPlan, night: date, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """The plan's time-of-night window on this night, absolute: evening times are on the night's date,
+    morning ones (before noon) on the next day."""
+    if plan.night_from is None or plan.night_until is None:
+        return None
+
+    def at(t):
+        day = night if t.hour >= 12 else night + timedelta(days=1)
+        return datetime.combine(day, t, tzinfo=zone).astimezone(timezone.utc)
+
+    start, end = at(plan.night_from), at(plan.night_until)
+    return (start, end) if end > start else (start, start)  # an empty window rather than a wrong one
+
+
+def plan_imaging(plan: ImagingPlan) -> Imaging:
+    return Imaging(dither_every=plan.dither_every, focus_at_start=bool(plan.focus_at_start),
+                   focus_every_min=plan.focus_every_min, focus_temp_delta=plan.focus_temp_delta,
+                   darks=plan.calib_darks or 0, flats=plan.calib_flats or 0,
+                   flat_exposure_s=plan.flat_exposure_s or 1.0)
+
+
+def _request(progress, node_filters: list[str], window=None) -> tuple[PlanRequest | None, str | None]:
     plan = progress.plan
     rows = [r for r in progress.rows if r.remaining > 0]
     if not rows:
@@ -52,19 +78,28 @@ def _request(progress, node_filters: list[str]) -> tuple[PlanRequest | None, str
         return None, "the target has no coordinates"
     return PlanRequest(
         target.name, target.ra_deg, target.dec_deg,
-        tuple(ExposureRow(r.row.filter_name, r.row.exposure_s, r.remaining) for r in rows),
+        tuple(ExposureRow(r.row.filter_name, r.row.exposure_s, r.remaining, r.row.binning or 1, r.row.gain,
+                          r.row.offset) for r in rows),
         priority=plan.priority,
         constraints=Constraints(min_altitude_deg=plan.min_altitude_deg, max_airmass=plan.max_airmass,
-                                min_moon_separation_deg=plan.min_moon_separation_deg, twilight=plan.twilight),
+                                min_moon_separation_deg=plan.min_moon_separation_deg,
+                                max_moon_illumination=plan.max_moon_illumination, twilight=plan.twilight,
+                                window=window),
+        done_fraction=progress.done / progress.total if progress.total else 0.0,
+        imaging=plan_imaging(plan),
     ), None
 
 
 def open_requests(session: Session, binding: TelescopeNode, night: date) -> tuple[list[PlanRequest], dict[str, str]]:
     """Planner requests for the night, and why each other plan is left out."""
+    return requests_for(session, night, site_zone(binding), [f.name for f in binding.filters])
+
+
+def requests_for(session: Session, night: date, zone: ZoneInfo,
+                 node_filters: list[str]) -> tuple[list[PlanRequest], dict[str, str]]:
     plans = session.scalars(select(ImagingPlan).where(ImagingPlan.active.is_(True))
                             .options(selectinload(ImagingPlan.target), selectinload(ImagingPlan.rows))
                             .order_by(ImagingPlan.priority, ImagingPlan.id))
-    node_filters = [f.name for f in binding.filters]
     requests, skipped = [], {}
     for plan in plans:
         name = plan.target.name
@@ -75,12 +110,25 @@ def open_requests(session: Session, binding: TelescopeNode, night: date) -> tupl
             # The schedule names targets; a second plan on one target waits for another night.
             skipped[f"{name} (plan {plan.id})"] = "another plan for this target goes first"
             continue
-        request, why = _request(plan_progress(session, plan), node_filters)
+        request, why = _request(plan_progress(session, plan), node_filters, night_window(plan, night, zone))
         if request is None:
             skipped[f"{name} (plan {plan.id})"] = why
         else:
             requests.append(request)
     return requests, skipped
+
+
+def sky_for(site: SiteRow, night: date) -> NightSky:
+    horizon = tuple((float(az), float(alt)) for az, alt in site.horizon or [])
+    return NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
+
+
+def plan_site(session: Session, site: SiteRow, night: date, node_filters: list[str] = ()):
+    """(sky, requests, plan, skipped) for a site's night from the active plans."""
+    sky = sky_for(site, night)
+    requests, skipped = requests_for(session, night, ZoneInfo(site.timezone or "UTC"), list(node_filters))
+    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    return sky, requests, plan, skipped
 
 
 @dataclass
@@ -100,9 +148,5 @@ class Tonight:
 
 
 def plan_tonight(session: Session, binding: TelescopeNode, night: date) -> Tonight:
-    site = binding.site
-    horizon = tuple((float(az), float(alt)) for az, alt in site.horizon or [])
-    sky = NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
-    requests, skipped = open_requests(session, binding, night)
-    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    sky, requests, plan, skipped = plan_site(session, binding.site, night, [f.name for f in binding.filters])
     return Tonight(binding, night, sky, requests, plan, skipped)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .codec import write_file
 from .model import (
-    Calibration, Condition, Constraints, Procedure, SchedulerJob, SchedulerList, SequenceJob, SequenceQueue,
+    Calibration, Condition, Constraints, Procedure, SchedulerJob, SchedulerList, SequenceJob, SequenceQueue, Toggle,
 )
 
 SCHEDULER_FILE = "schedule.esl"
@@ -50,6 +50,9 @@ class ScheduleTarget(BaseModel):
     steps: list[Step] = Field(default_factory=lambda: ["Track", "Focus", "Align", "Guide"])
     enforce_twilight: bool = True
     repeat: int | None = Field(default=None, ge=1)
+    dither_every: int | None = Field(default=None, ge=1)  # frames; None: the Guide module's own setting
+    focus_every_min: float | None = Field(default=None, gt=0)
+    focus_temp_delta: float | None = Field(default=None, gt=0)
     exposures: list[ExposureRow] = Field(min_length=1)
 
 
@@ -100,9 +103,15 @@ def sequence_for(target: ScheduleTarget, capture_dir: str) -> SequenceQueue:
             bin_x=row.binning, bin_y=row.binning, delay=0, encoding="FITS", target_name=target.name,
             fits_directory=capture_dir, placeholder_format=PLACEHOLDER_FORMAT, placeholder_suffix=3,
             upload_mode=0, gain=row.gain, offset=row.offset,
+            guide_dither_per_job=target.dither_every if row.frame_type == "Light" else None,
             calibration=Calibration(pre_action=0, flat_duration="Manual", dark=False),
         ))
-    return SequenceQueue(version="2.6", jobs=jobs)
+    # Refocusing is a setting of the whole sequence queue (<RefocusEveryN enabled='true'>minutes</...>).
+    every, delta = target.focus_every_min, target.focus_temp_delta
+    return SequenceQueue(
+        version="2.6", jobs=jobs,
+        refocus_every_n=Toggle(True, every) if every else None,
+        refocus_on_temperature_delta=Toggle(True, delta) if delta else None)
 
 
 def scheduler_job_for(target: ScheduleTarget, sequence_path: Path) -> SchedulerJob:

@@ -50,6 +50,15 @@ class EkosOptions:
         return (self.filter_aliases or {}).get(name, name)
 
 
+def _steps(target, options: EkosOptions) -> list[str]:
+    if target.calibration:
+        return []
+    steps = list(options.steps)
+    if target.focus_at_start and "Focus" not in steps:
+        steps.insert(1 if steps[:1] == ["Track"] else 0, "Focus")
+    return steps
+
+
 def schedule_for(job: ScheduleJob, left: dict[str, int], options: EkosOptions) -> ObsySchedule:
     targets: dict[str, dict] = {}
     for ti, target in enumerate(job.targets):
@@ -59,8 +68,12 @@ def schedule_for(job: ScheduleJob, left: dict[str, int], options: EkosOptions) -
                 continue
             entry = targets.setdefault(target.name, {
                 "name": target.name, "ra_deg": target.ra_deg, "dec_deg": target.dec_deg,
-                "steps": list(options.steps), "enforce_twilight": options.enforce_twilight,
-                "min_altitude": options.min_altitude_deg or None, "exposures": []})
+                "steps": _steps(target, options), "exposures": [],
+                # Calibration runs after the night, wherever the mount is: no twilight or altitude limit.
+                "enforce_twilight": options.enforce_twilight and not target.calibration,
+                "min_altitude": None if target.calibration else (options.min_altitude_deg or None),
+                "dither_every": target.dither_every, "focus_every_min": target.focus_every_min,
+                "focus_temp_delta": target.focus_temp_delta})
             entry["exposures"].append({
                 "filter": options.ekos_filter(row.filter_name), "exposure_s": row.exposure_s, "count": count,
                 "binning": row.binning, "gain": row.gain, "offset": row.offset,

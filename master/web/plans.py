@@ -44,7 +44,7 @@ def add():
 @bp.get("/plans/<int:plan_id>")
 def detail(plan_id: int):
     plan = get_or_404(ImagingPlan, plan_id)
-    form = PlanForm(obj=plan).prepare(db())
+    form = PlanForm(obj=plan).prepare(db(), plan)
     return render_template("plans/detail.html", progress=plan_progress(db(), plan), form=form,
                            row_form=RowForm(), filter_names=RowForm.filter_names(db()), small_form=FlaskForm())
 
@@ -68,7 +68,8 @@ def add_row(plan_id: int):
     form = RowForm()
     if form.validate_on_submit():
         plan.rows.append(PlanRow(filter_name=(form.filter_name.data or "").strip() or None,
-                                 exposure_s=form.exposure_s.data, count=form.count.data))
+                                 exposure_s=form.exposure_s.data, count=form.count.data,
+                                 binning=form.binning.data or 1, gain=form.gain.data, offset=form.offset.data))
         db().commit()
         flash("Exposures added", "ok")
     else:

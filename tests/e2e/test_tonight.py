@@ -71,7 +71,7 @@ def test_equipment_plan_tonight_and_send(page, portal):
     assert page.locator("#timeline g[data-block='M 31']").count() == 1
     assert page.locator("#timeline rect.band.night").count() >= 1
     assert page.locator("#blocks tr[data-block='M 31']").count() == 1
-    assert "Astronomical night 19:01–06:31" in page.locator("#night-facts").inner_text()
+    assert "Astronomical night 18:52–06:29" in page.locator("#night-facts").inner_text()
     assert "L 12×300.0s" in page.locator("#job-targets").inner_text()
     page.screenshot(path="/tmp/obsy-tonight.png", full_page=True)
 

@@ -85,7 +85,9 @@ def test_constraints_moon_horizon_window_and_impossible(sky):
                                  datetime(2026, 11, 24, 21, tzinfo=timezone.utc)))
     windowed = PlanRequest("A", 10.68, 41.27, hours(3), constraints=window)
     plan = plan_night(sky, [windowed])
-    assert plan.seconds("A") == 3600 and "placed 6 of 18 slots" in plan.unplaced["A"]
+    [block] = plan.blocks  # the hour, ending at 21:00 and not a slot later
+    assert (block.start, block.end) == window.window and plan.seconds("A") == 3600
+    assert plan.unplaced["A"] == "120 of 180 min not placed"
     south = PlanRequest("Southern", 95.99, -52.7, hours(1))  # Canopus never rises at 48.6 N
     assert plan_night(sky, [south]).unplaced["Southern"].startswith("never observable")
 

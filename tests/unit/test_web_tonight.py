@@ -69,7 +69,7 @@ def test_the_tonight_page_shows_blocks_twilight_and_what_is_left_out(client, set
     assert 'data-block="M 31"' in page and 'data-block="M 42"' in page
     assert 'class="band night"' in page and 'class="band civil"' in page and 'class="moon"' in page
     assert "outside its date window" in page and "the node has no OIII filter" in page
-    assert "Astronomical night 19:01–06:31" in page and "(Europe/Paris)" in page
+    assert "Astronomical night 18:52–06:29" in page and "(Europe/Paris)" in page
     assert "L 12×300.0s" in page and 'id="send-form"' in page
 
 

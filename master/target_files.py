@@ -143,9 +143,9 @@ def _to_j2000(ra: float, dec: float, equinox: str, when: datetime | None) -> tup
     from astropy.coordinates import FK4, TETE, SkyCoord
     from astropy.time import Time
 
-    from .planning.sky import _offline_astropy
+    from .planning.sky import offline_astropy
 
-    _offline_astropy()
+    offline_astropy()
     if equinox == "b1950":
         frame = FK4(equinox="B1950")
     else:  # of date: KStars stores apparent places (precessed, nutated, aberrated) = TETE

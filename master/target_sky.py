@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
 
-from master.planning.sky import TWILIGHT_SUN_ALT, Site, TargetTrack, _offline_astropy
+from master.planning.sky import TWILIGHT_SUN_ALT, Site, TargetTrack, night_start, offline_astropy
 
 SIDEREAL_DEG_PER_DAY = 360.98564736629
 MONTH_STEP_MIN = 15.0
@@ -27,7 +27,7 @@ def _apparent(ra_deg: float, dec_deg: float, when) -> tuple[np.ndarray, np.ndarr
     from astropy.coordinates import TETE, SkyCoord
     from astropy.time import Time
 
-    _offline_astropy()
+    offline_astropy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         place = SkyCoord(ra_deg * u.deg, dec_deg * u.deg).transform_to(TETE(obstime=Time(when)))
@@ -39,7 +39,7 @@ def _sidereal_deg(site: Site, starts: list[datetime], offsets_days: np.ndarray) 
     import astropy.units as u
     from astropy.time import Time
 
-    _offline_astropy()
+    offline_astropy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = Time(starts).sidereal_time("apparent", longitude=site.longitude_deg * u.deg).deg
@@ -54,11 +54,6 @@ def altitude_azimuth(lat_deg: float, ra_deg, dec_deg, lst_deg) -> tuple[np.ndarr
     alt = np.rad2deg(np.arcsin(np.clip(sin_alt, -1, 1)))
     az = np.rad2deg(np.arctan2(-np.cos(dec) * np.sin(hour), np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * np.cos(hour)))
     return alt, np.mod(az, 360.0)
-
-
-def night_start(site: Site, night: date) -> datetime:
-    """Local mean noon of the night's date, where ``NightSky``'s grid starts too."""
-    return datetime.combine(night, time(12), tzinfo=timezone.utc) - timedelta(hours=site.longitude_deg / 15.0)
 
 
 @dataclass
@@ -83,9 +78,9 @@ class TonightSky:
         from astropy.coordinates import TETE, EarthLocation, get_body
         from astropy.time import Time
 
-        _offline_astropy()
+        offline_astropy()
         self.site, self.step = site, timedelta(minutes=step_min)
-        start = night_start(site, night)
+        start = night_start(site, night, self.step)
         count = int(round(24 * 60 / step_min))
         self.times = [start + i * self.step for i in range(count)]
         days = np.arange(count) * step_min / (24 * 60)
@@ -164,7 +159,7 @@ def year_sky(site: Site, year: int) -> YearSky:
     from astropy.coordinates import TETE, get_body
     from astropy.time import Time
 
-    _offline_astropy()
+    offline_astropy()
     nights = tuple(date(year, month, 15) for month in range(1, 13))
     starts = tuple(night_start(site, n) for n in nights)
     offsets = np.arange(0, 24 * 60, MONTH_STEP_MIN) / (24 * 60)

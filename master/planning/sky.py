@@ -51,6 +51,13 @@ def _unit(ra_deg, dec_deg) -> np.ndarray:
     return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
 
 
+def night_start(site: Site, night: date, step: timedelta = timedelta(minutes=10)) -> datetime:
+    """Where a night's grid starts: local mean noon (from the longitude) of the night's date, moved
+    back to a whole multiple of ``step``, so that windows such as 20:00–21:00 fall on slot edges."""
+    noon = datetime.combine(night, time(12), tzinfo=timezone.utc) - timedelta(hours=site.longitude_deg / 15.0)
+    return noon - timedelta(seconds=noon.timestamp() % step.total_seconds())
+
+
 class NightSky:
     """Sun, moon and any target from local noon to the next noon."""
 
@@ -65,10 +72,7 @@ class NightSky:
         self.night = night
         self.step = timedelta(minutes=step_min)
         self.sub = sub
-        # The night of a date starts at local noon (from the longitude) of that date.
-        noon = datetime.combine(night, time(12), tzinfo=timezone.utc) - timedelta(hours=site.longitude_deg / 15.0)
-        # Slots on whole multiples of the step, so that windows such as 20:00–21:00 fall on slot edges.
-        noon -= timedelta(seconds=noon.timestamp() % self.step.total_seconds())
+        noon = night_start(site, night, self.step)
         count = int(round(24 * 60 / step_min))
         self.times = [noon + i * self.step for i in range(count)]
         fine_step = self.step / sub

@@ -247,9 +247,9 @@ def _place_in(frame) -> tuple[float, float]:
     import astropy.units as u
     from astropy.coordinates import SkyCoord
 
-    from master.planning.sky import _offline_astropy
+    from master.planning.sky import offline_astropy
 
-    _offline_astropy()  # never reach for a newer IERS table
+    offline_astropy()  # never reach for a newer IERS table
     place = SkyCoord(VEGA_J2000[0] * u.deg, VEGA_J2000[1] * u.deg).transform_to(frame)
     return place.ra.deg, place.dec.deg
 

@@ -137,6 +137,9 @@ class ScheduleJob(Message):
     node: str = Field(pattern=NODE_NAME_PATTERN)
     targets: list[ScheduledTarget] = Field(min_length=1)
     park_at_end: bool = True
+    # A re-plan: the node stops this earlier job (running: after aborting its exposure, without
+    # parking; queued: not started) and runs this one instead. Frames already taken are kept.
+    replaces: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sent_at: datetime = Field(default_factory=utcnow)
 
 

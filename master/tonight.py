@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from common.contracts import ScheduleJob
-from master.models import ImagingPlan, TelescopeNode
+from master.models import CloudMapRecord, ImagingPlan, SentSchedule, TelescopeNode
 from master.models import Site as SiteRow
 from master.plan_progress import plan_progress, same_filter
 from master.planning.planner import (Constraints, ExposureRow, Imaging, NightPlan, PlanRequest, plan_night,
                                      to_schedule_job)
+from master.planning.conditions import CLOUD_VALID_MIN, CloudCover, SkyConditions
 from master.planning.sky import NightSky, Site
 
 
@@ -31,9 +32,14 @@ def site_zone(binding: TelescopeNode) -> ZoneInfo:
     return ZoneInfo(binding.site.timezone or "UTC")
 
 
+def utc_now() -> datetime:
+    """The clock the portal plans with (one place, so tests can set it)."""
+    return datetime.now(timezone.utc)
+
+
 def night_of(zone: ZoneInfo, now: datetime | None = None) -> date:
     """The date of the night in progress or to come: a night runs from local noon to the next noon."""
-    local = (now or datetime.now(timezone.utc)).astimezone(zone)
+    local = (now or utc_now()).astimezone(zone)
     return (local - timedelta(hours=12)).date()
 
 
@@ -123,11 +129,12 @@ def sky_for(site: SiteRow, night: date) -> NightSky:
     return NightSky(Site(site.latitude_deg or 0.0, site.longitude_deg or 0.0, site.elevation_m or 0.0, horizon), night)
 
 
-def plan_site(session: Session, site: SiteRow, night: date, node_filters: list[str] = ()):
+def plan_site(session: Session, site: SiteRow, night: date, node_filters: list[str] = (),
+              conditions: SkyConditions | None = None):
     """(sky, requests, plan, skipped) for a site's night from the active plans."""
     sky = sky_for(site, night)
     requests, skipped = requests_for(session, night, ZoneInfo(site.timezone or "UTC"), list(node_filters))
-    plan = plan_night(sky, requests) if requests else NightPlan([], {}, sky.step.total_seconds())
+    plan = plan_night(sky, requests, conditions=conditions) if requests else NightPlan([], {}, sky.step.total_seconds())
     return sky, requests, plan, skipped
 
 
@@ -139,14 +146,43 @@ class Tonight:
     requests: list[PlanRequest]
     plan: NightPlan
     skipped: dict[str, str]
+    conditions: SkyConditions | None = None
 
-    def job(self, job_id: str | None = None) -> ScheduleJob:
+    def job(self, job_id: str | None = None, replaces: str | None = None) -> ScheduleJob:
         if not self.plan.blocks:
-            raise NothingToSend("nothing is planned for this night")
+            raise NothingToSend("nothing is planned for the rest of this night" if self.conditions
+                                else "nothing is planned for this night")
         job_id = job_id or f"tonight-{self.night.isoformat()}-{secrets.token_hex(4)}"
-        return to_schedule_job(self.plan, self.requests, job_id, self.binding.node_name)
+        job = to_schedule_job(self.plan, self.requests, job_id, self.binding.node_name)
+        return job.model_validate({**job.model_dump(), "replaces": replaces}) if replaces else job
 
 
-def plan_tonight(session: Session, binding: TelescopeNode, night: date) -> Tonight:
-    sky, requests, plan, skipped = plan_site(session, binding.site, night, [f.name for f in binding.filters])
-    return Tonight(binding, night, sky, requests, plan, skipped)
+def plan_tonight(session: Session, binding: TelescopeNode, night: date,
+                 conditions: SkyConditions | None = None) -> Tonight:
+    sky, requests, plan, skipped = plan_site(session, binding.site, night, [f.name for f in binding.filters],
+                                             conditions)
+    return Tonight(binding, night, sky, requests, plan, skipped, conditions)
+
+
+def latest_cloud_cover(session: Session, now: datetime, max_age_min: float = CLOUD_VALID_MIN) -> CloudCover | None:
+    """The newest all-sky cloud map of any observatory node, if it is recent enough to plan with.
+
+    Observatory nodes are not bound to sites: one installation, one sky (several sites would
+    need that binding first)."""
+    row = session.scalars(select(CloudMapRecord).where(CloudMapRecord.taken_at >= now - timedelta(minutes=max_age_min))
+                          .order_by(CloudMapRecord.taken_at.desc(), CloudMapRecord.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    taken = row.taken_at if row.taken_at.tzinfo else row.taken_at.replace(tzinfo=timezone.utc)
+    return CloudCover.from_map(taken, row.regions or [], f"{row.node_name}/{row.source}")
+
+
+def replan_conditions(session: Session, now: datetime | None = None) -> SkyConditions:
+    """Re-planning during the night: from now, around the clouded parts of the newest cloud map."""
+    now = now or utc_now()
+    return SkyConditions(start=now, clouds=latest_cloud_cover(session, now))
+
+
+def last_sent(session: Session, node_name: str, night: date) -> SentSchedule | None:
+    return session.scalars(select(SentSchedule).where(SentSchedule.node_name == node_name, SentSchedule.night == night)
+                           .order_by(SentSchedule.sent_at.desc()).limit(1)).first()

@@ -100,6 +100,7 @@ class JobRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._interrupt: str | None = None
+        self._replacing = False  # the interrupt is a re-plan: do not park
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.current: JobState | None = None
@@ -109,8 +110,25 @@ class JobRunner:
         state = self.store.accept(job)
         if state.state == "queued" and state.frames_done == 0:
             self._emit(state, "queued")
+            if job.replaces:
+                self._replace(job.replaces, job.job_id)
         self._wake.set()
         return state
+
+    def _replace(self, old_id: str, new_id: str) -> None:
+        """Stop ``old_id`` for a re-plan: the running job is interrupted without parking (the new
+        one slews on), a queued one is closed before it starts; a finished one is left alone."""
+        reason = f"replaced by {new_id}"
+        with self._lock:
+            running = self.current is not None and self.current.job.job_id == old_id
+            if running:
+                self._interrupt, self._replacing = reason, True
+        if running:
+            self.backend.abort()
+            return
+        old = self.store.load(old_id)
+        if old is not None and old.state not in FINISHED:
+            self._finish(old, "interrupted", reason)
 
     def interrupt(self, reason: str) -> None:
         """Stop the running job now (e.g. unsafe sky): abort the exposure, park."""
@@ -166,7 +184,7 @@ class JobRunner:
 
     def run(self, state: JobState) -> None:
         with self._lock:
-            self.current, self._interrupt = state, None
+            self.current, self._interrupt, self._replacing = state, None, False
         resumed = state.frames_done > 0
         state.state = "started"
         self.store.save(state)
@@ -186,7 +204,8 @@ class JobRunner:
                 log.info("job %s paused at frame %d for shutdown", state.job.job_id, state.frames_done)
                 return
             reason = self._interrupt or str(exc)
-            self._park_after(state, reason)
+            if not self._replacing:
+                self._park_after(state, reason)
             self._finish(state, "interrupted", reason)
         except BackendError as exc:
             self._park_after(state, str(exc))

@@ -33,6 +33,7 @@ from datetime import datetime
 
 import numpy as np
 
+from .conditions import SkyConditions
 from .sky import TWILIGHT_SUN_ALT, NightSky, airmass
 
 MARGIN_DEG = 0.05
@@ -123,11 +124,12 @@ def _alt_for_airmass(limit: float) -> float:
 class _Targets:
     """Every distinct target of the requests at once: tracks on the fine grid, per-slot merit parts."""
 
-    def __init__(self, sky: NightSky, requests: list[PlanRequest]):
+    def __init__(self, sky: NightSky, requests: list[PlanRequest], azimuth: bool = False):
         coords = sorted({(r.ra_deg, r.dec_deg) for r in requests})
         self.index = {c: i for i, c in enumerate(coords)}
-        track = sky.tracks([c[0] for c in coords], [c[1] for c in coords])
+        track = sky.tracks([c[0] for c in coords], [c[1] for c in coords], azimuth=azimuth)
         self.alt, self.sep = track.alt, track.moon_separation
+        self.az = track.az if (azimuth or sky.site.horizon) else None
         self.above_horizon = track.above_horizon if sky.site.horizon else None
         pick = slice(None, -1, sky.sub)
         alt, sep = self.alt[:, pick], self.sep[:, pick]
@@ -137,7 +139,8 @@ class _Targets:
         self.airmass = airmass(alt)
 
 
-def _allowed(sky: NightSky, requests: list[PlanRequest], targets: _Targets) -> tuple[np.ndarray, np.ndarray]:
+def _allowed(sky: NightSky, requests: list[PlanRequest], targets: _Targets,
+             conditions: SkyConditions | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(allowed slots, merit) per request and slot, all requests at once: each constraint is
     checked on every fine sample from a slot's start to its end."""
     rows = np.array([targets.index[(r.ra_deg, r.dec_deg)] for r in requests])
@@ -160,6 +163,8 @@ def _allowed(sky: NightSky, requests: list[PlanRequest], targets: _Targets) -> t
         times = np.array([t.timestamp() for t in sky.fine_times])[None, :]
         ok &= ((times >= column([c.window[0].timestamp() if c.window else -np.inf for c in cs]))
                & (times <= column([c.window[1].timestamp() if c.window else np.inf for c in cs])))
+    if conditions is not None:
+        ok &= conditions.allowed(sky.fine_times, targets.alt[rows], None if targets.az is None else targets.az[rows])
     slots = sky.slots_where(ok)
     # Merit: altitude against the target's best tonight (image near transit), less the moon's light near it.
     height = targets.height[rows]
@@ -194,14 +199,15 @@ def _best_window(runs, score: np.ndarray, length: int) -> tuple[int, int] | None
 
 
 class _State:
-    def __init__(self, sky: NightSky, requests: list[PlanRequest], min_block_min: float, switch_s: float):
+    def __init__(self, sky: NightSky, requests: list[PlanRequest], min_block_min: float, switch_s: float,
+                 conditions: SkyConditions | None = None):
         self.sky, self.slot_s, self.switch_s = sky, sky.step.total_seconds(), switch_s
         self.taken = np.zeros(len(sky.times), dtype=bool)
         self.min_len = max(1, math.ceil(min_block_min * 60 / self.slot_s))
         self.ok, self.score, self.airmass, self.left = {}, {}, {}, {}
         if requests:
-            targets = _Targets(sky, requests)
-            slots, merit = _allowed(sky, requests, targets)
+            targets = _Targets(sky, requests, azimuth=conditions is not None and conditions.needs_azimuth)
+            slots, merit = _allowed(sky, requests, targets, conditions)
             for k, r in enumerate(requests):
                 self.ok[r.name], self.score[r.name] = slots[k], merit[k]
                 self.airmass[r.name] = targets.airmass[targets.index[(r.ra_deg, r.dec_deg)]]
@@ -258,8 +264,10 @@ class _State:
 
 
 def plan_night(sky: NightSky, requests: list[PlanRequest], min_block_min: float = 30.0,
-               switch_s: float = 0.0) -> NightPlan:
-    state = _State(sky, requests, min_block_min, switch_s)
+               switch_s: float = 0.0, conditions: SkyConditions | None = None) -> NightPlan:
+    """The night's blocks for ``requests``; ``conditions`` (re-planning during the night) start the
+    plan at a given instant and keep targets out of the clouded parts of the sky."""
+    state = _State(sky, requests, min_block_min, switch_s, conditions)
     unplaced = {}
     for r in requests:
         if not state.ok[r.name].any():

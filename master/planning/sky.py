@@ -133,7 +133,7 @@ class NightSky:
             return None
         return self.fine_times[dark[0]], self.fine_times[dark[-1]]
 
-    def tracks(self, ra_deg, dec_deg, full_day: bool = False) -> "TargetTrack":
+    def tracks(self, ra_deg, dec_deg, full_day: bool = False, azimuth: bool = False) -> "TargetTrack":
         """Altitude, azimuth and moon separation of many targets on the fine grid: shape (targets, samples)."""
         import astropy.units as u
         from astropy.coordinates import TETE, SkyCoord
@@ -154,7 +154,7 @@ class NightSky:
         shape = (len(ra), len(self.fine_times))
         alt, az, separation = np.full(shape, -90.0), np.zeros(shape), np.full(shape, 180.0)
         alt[:, span] = np.rad2deg(np.arcsin(np.clip(sin_alt, -1, 1)))
-        if self.site.horizon or full_day:  # azimuth only where a horizon mask needs it
+        if self.site.horizon or full_day or azimuth:  # azimuth only where a horizon mask (or a cloud map) needs it
             sin_h = sin_last * np.cos(ra) - cos_last * np.sin(ra)
             az[:, span] = np.mod(np.rad2deg(np.arctan2(
                 -np.cos(dec) * sin_h, np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * cos_h)), 360.0)

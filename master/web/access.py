@@ -94,6 +94,7 @@ ACCESS: dict[str, str] = {
     "plans.delete_row": "observer",
     "plans.remove": "observer",
     "tonight.send": "observer",
+    "tonight.replan": "observer",
     # observers: science runs (the worker does the measuring)
     "science.start_run": "observer",
     "stacks.start": "observer",

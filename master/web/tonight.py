@@ -1,6 +1,7 @@
 """Tonight: the night planner for one telescope node and its site, and the button that sends it."""
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from wtforms.validators import InputRequired
 from common.ekos.from_job import EkosOptions, job_archive
 from common.jobs import send_schedule
 from master.models import SentSchedule, TelescopeNode
-from master.tonight import NothingToSend, current_night, plan_tonight, site_zone
+from master.tonight import NothingToSend, current_night, last_sent, plan_tonight, replan_conditions, site_zone
 from .context import db, services
 from .forms import flash_errors
 from .timeline import build_timeline
@@ -58,7 +59,8 @@ def index():
     zone = site_zone(binding)
     return render_template("tonight/index.html", bindings=bindings, binding=binding, tonight=tonight, zone=zone,
                            timeline=build_timeline(tonight, zone), sent=sent, night=night,
-                           form=SendForm(node_id=binding.id, night=night), job=_preview(tonight))
+                           form=SendForm(node_id=binding.id, night=night), job=_preview(tonight),
+                           is_tonight=night == current_night(binding))
 
 
 def _preview(tonight):
@@ -84,18 +86,59 @@ def send():
     except NothingToSend as exc:
         flash(f"Nothing sent: {exc}", "error")
         return back
+    if _send(binding, form.night.data, job):
+        count = len(job.targets)
+        flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
+    return back
+
+
+@bp.post("/tonight/replan")
+def replan():
+    """Plan the rest of tonight from now, around the clouded parts of the newest cloud map, and send
+    it to replace the schedule sent last (the node stops that one and goes on with this one)."""
+    form = SendForm()
+    if not form.validate_on_submit():
+        flash_errors(form)
+        return redirect(url_for("tonight.index"))
+    binding = _choose(_bindings(), form.node_id.data)
+    if binding is None or str(binding.id) != form.node_id.data:
+        flash("That telescope node is no longer bound; choose another", "error")
+        return redirect(url_for("tonight.index"))
+    back = redirect(url_for("tonight.index", node=binding.id, date=form.night.data.isoformat()))
+    if form.night.data != current_night(binding):
+        flash("Only tonight can be re-planned (from now); send another night's plan instead", "error")
+        return back
+    conditions = replan_conditions(db())
+    previous = last_sent(db(), binding.node_name, form.night.data)
+    try:
+        job = plan_tonight(db(), binding, form.night.data, conditions).job(
+            job_id=f"replan-{form.night.data.isoformat()}-{secrets.token_hex(4)}",
+            replaces=previous.job_id if previous else None)
+    except NothingToSend as exc:
+        flash(f"Nothing sent: {exc}", "error")
+        return back
+    if _send(binding, form.night.data, job):
+        clouds = conditions.clouds
+        cover = ("no recent cloud map" if clouds is None else
+                 f"cloud map of {clouds.source} at {clouds.taken_at:%H:%M} UTC: "
+                 f"{sum(1 for r in clouds.regions if (r.cloud_fraction or 0) >= conditions.cloud_limit)} of "
+                 f"{len(clouds.regions)} regions avoided")
+        replaced = f", replacing {previous.job_id}" if previous else ""
+        flash(f"Re-planned from {conditions.start:%H:%M} UTC ({cover}): {job.job_id} sent to {job.node}{replaced}", "ok")
+    return back
+
+
+def _send(binding: TelescopeNode, night: date, job) -> bool:
     try:
         send_schedule(services().job_broker, job)
     except Exception as exc:  # the broker is down or refuses: say so, record nothing
         current_app.logger.exception("could not send schedule %s", job.job_id)
         flash(f"Could not send the schedule to {binding.node_name}: {exc}", "error")
-        return back
-    db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=form.night.data, site_name=binding.site.name,
+        return False
+    db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=night, site_name=binding.site.name,
                           sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire()))
     db().commit()
-    count = len(job.targets)
-    flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
-    return back
+    return True
 
 
 @bp.get("/tonight/ekos.zip")

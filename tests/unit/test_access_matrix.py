@@ -96,6 +96,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("tonight.index", "GET"): rule(GUEST),
     ("tonight.ekos", "GET"): rule(GUEST, ok=404),  # the matrix's site has no telescope node binding
     ("tonight.send", "POST"): rule(OBSERVER, ok=302),
+    ("tonight.replan", "POST"): rule(OBSERVER, ok=302),
     ("science.runs", "GET"): rule(GUEST),
     ("science.run", "GET"): rule(GUEST),
     ("science.download", "GET"): rule(GUEST),

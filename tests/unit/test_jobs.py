@@ -149,3 +149,40 @@ def test_node_killed_mid_job_resumes_without_losing_frames(tmp_path):
     # Every recorded frame is in the spool; at most the one frame in flight at the kill was taken twice.
     assert set(after.shas) <= {e.sha256 for e in spool.entries()}
     assert 12 <= len(spool) <= 13
+
+
+def test_a_replanned_job_stops_the_running_one_without_parking_and_runs(tmp_path):
+    runner, spool, events = make_runner(tmp_path, time_scale=20)  # 600 s exposures take 30 s
+    runner.submit(schedule(count=3, exposure=600.0))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(e.state == "exposing" for e in events) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        parks = []
+        park = runner.backend.park
+        runner.backend.park = lambda: (parks.append(time.monotonic()), park())[1]
+        replan = schedule(job_id="replan1", count=1, exposure=1.0).model_copy(update={"replaces": "night1"})
+        runner.submit(replan)
+        deadline = time.monotonic() + 15
+        while runner.store.load("replan1").state != "done" and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        runner.stop()
+    old, new = runner.store.load("night1"), runner.store.load("replan1")
+    assert (old.state, old.reason) == ("interrupted", "replaced by replan1")
+    assert new.state == "done" and new.frames_done == 3
+    assert len(parks) == 1  # only at the end of the new job: no park between the two
+    assert [e.state for e in events if e.job_id == "night1"][-1] == "interrupted"
+
+
+def test_a_replan_closes_a_queued_job_and_leaves_a_finished_one(tmp_path):
+    runner, spool, events = make_runner(tmp_path)
+    done = runner.submit(schedule(job_id="early", count=1, exposure=1.0))
+    runner.run(done)
+    runner.submit(schedule(job_id="later", count=1, exposure=1.0))  # queued, not started
+    runner.submit(schedule(job_id="r1", count=1, exposure=1.0).model_copy(update={"replaces": "later"}))
+    runner.submit(schedule(job_id="r2", count=1, exposure=1.0).model_copy(update={"replaces": "early"}))
+    assert (runner.store.load("later").state, runner.store.load("later").reason) == ("interrupted", "replaced by r1")
+    assert runner.store.load("early").state == "done"
+    assert [s.job.job_id for s in runner.store.unfinished()] == ["r1", "r2"]

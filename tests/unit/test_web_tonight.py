@@ -1,7 +1,7 @@
 """Tonight: the open plans' remaining frames planned over the node's site, shown, and sent as a job."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import dramatiq
@@ -194,3 +194,63 @@ def test_tonights_schedule_downloads_as_ekos_files_kstars_can_load(client, servi
     assert client.get(query.replace("files_dir=/home", "files_dir=home")).status_code == 400
     assert client.get(query.replace(NIGHT.isoformat(), "tomorrow")).status_code == 400
     assert client.get(query.replace(f"node={setup}", "node=999")).status_code == 200  # falls back to the first node
+
+
+def west_clouded(taken_at):
+    """A cloud map with the western half of the sky (azimuth 180-360) overcast, the east clear."""
+    regions = [{"alt_min": lo, "alt_max": hi, "az_min": az, "az_max": az + 45.0,
+                "cloud_fraction": 1.0 if az >= 180 else 0.0}
+               for lo, hi in ((20.0, 45.0), (45.0, 70.0)) for az in range(0, 360, 45)]
+    return regions + [{"alt_min": 70.0, "alt_max": 90.0, "az_min": 0.0, "az_max": 360.0, "cloud_fraction": None}]
+
+
+def test_a_replan_starts_now_and_keeps_targets_out_of_the_clouded_sky(services, setup):
+    from master.planning.conditions import CloudCover, SkyConditions
+
+    now = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
+    clouds = CloudCover.from_map(now, west_clouded(now), "roof1/allsky")
+    with services.sessions() as session:
+        binding = session.get(TelescopeNode, setup)
+        free = plan_tonight(session, binding, NIGHT)
+        later = plan_tonight(session, binding, NIGHT, SkyConditions(start=now))
+        clouded = plan_tonight(session, binding, NIGHT, SkyConditions(start=now, clouds=clouds, cloud_valid_min=120))
+    assert free.plan.blocks[0].start < now  # the whole night's plan starts at dusk
+    assert later.plan.blocks and all(b.start >= now for b in later.plan.blocks)
+    assert clouded.plan.blocks and all(b.start >= now for b in clouded.plan.blocks)
+    # Every fine sample of every block inside the map's two hours: the target is in the clear east.
+    sky = clouded.sky
+    times = [t.timestamp() for t in sky.fine_times]
+    for block in clouded.plan.blocks:
+        request = next(r for r in clouded.requests if r.name == block.name)
+        track = sky.tracks([request.ra_deg], [request.dec_deg], full_day=True)
+        inside = [i for i, t in enumerate(times) if block.start.timestamp() <= t <= block.end.timestamp()
+                  and t <= (now.timestamp() + 7200) and track.alt[0, i] >= 20]
+        assert all(clouds.clouded(track.alt[0, i], track.az[0, i], 0.5) == 0 for i in inside), block.name
+    assert (later.plan.blocks[0].name, later.plan.blocks[0].start) == ("M 31", now)  # low in the west: at once
+    m31 = [b for b in clouded.plan.blocks if b.name == "M 31"]
+    assert m31 and m31[0].start >= now + timedelta(hours=2)  # only once the map no longer holds
+
+
+def test_replan_from_the_portal_replaces_the_schedule_sent_last(client, services, setup, monkeypatch):
+    from master import tonight as tonight_module
+    from master.models import CloudMapRecord
+
+    now = datetime(2026, 12, 1, 21, 30, tzinfo=timezone.utc)
+    monkeypatch.setattr(tonight_module, "utc_now", lambda: now)
+    first = client.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()}, follow_redirects=True)
+    assert "sent to scope1" in first.get_data(as_text=True)
+    with services.sessions() as session:
+        session.add(CloudMapRecord(node_name="roof1", source="allsky", taken_at=now, label="partly",
+                                   cloud_fraction=0.4, regions=west_clouded(now)))
+        session.commit()
+    page = client.post("/tonight/replan", data={"node_id": setup, "night": NIGHT.isoformat()},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Re-planned from 21:30 UTC (cloud map of roof1/allsky at 21:30 UTC: 8 of 17 regions avoided)" in page
+    waiting = [parse_message(dramatiq.Message.decode(m).args[0], ScheduleJob)
+               for m in services.job_broker.queues[names.schedule_queue("scope1")].queue]
+    assert len(waiting) == 2 and waiting[1].replaces == waiting[0].job_id and waiting[1].job_id.startswith("replan-")
+    with services.sessions() as session:
+        assert [r.job_id for r in session.query(SentSchedule).order_by(SentSchedule.sent_at)] == \
+            [w.job_id for w in waiting]
+    other = client.post("/tonight/replan", data={"node_id": setup, "night": "2026-12-05"}, follow_redirects=True)
+    assert "Only tonight can be re-planned" in other.get_data(as_text=True)

@@ -70,17 +70,24 @@ def _preview(tonight):
         return None
 
 
-@bp.post("/tonight/send")
-def send():
+def _posted():
+    """(form, binding, where to go back) of a Send or Re-plan post; binding None when it is refused."""
     form = SendForm()
     if not form.validate_on_submit():
         flash_errors(form)
-        return redirect(url_for("tonight.index"))
+        return form, None, redirect(url_for("tonight.index"))
     binding = _choose(_bindings(), form.node_id.data)
     if binding is None or str(binding.id) != form.node_id.data:
         flash("That telescope node is no longer bound; choose another", "error")
-        return redirect(url_for("tonight.index"))
-    back = redirect(url_for("tonight.index", node=binding.id, date=form.night.data.isoformat()))
+        return form, None, redirect(url_for("tonight.index"))
+    return form, binding, redirect(url_for("tonight.index", node=binding.id, date=form.night.data.isoformat()))
+
+
+@bp.post("/tonight/send")
+def send():
+    form, binding, back = _posted()
+    if binding is None:
+        return back
     try:
         job = plan_tonight(db(), binding, form.night.data).job()
     except NothingToSend as exc:
@@ -96,15 +103,9 @@ def send():
 def replan():
     """Plan the rest of tonight from now, around the clouded parts of the newest cloud map, and send
     it to replace the schedule sent last (the node stops that one and goes on with this one)."""
-    form = SendForm()
-    if not form.validate_on_submit():
-        flash_errors(form)
-        return redirect(url_for("tonight.index"))
-    binding = _choose(_bindings(), form.node_id.data)
-    if binding is None or str(binding.id) != form.node_id.data:
-        flash("That telescope node is no longer bound; choose another", "error")
-        return redirect(url_for("tonight.index"))
-    back = redirect(url_for("tonight.index", node=binding.id, date=form.night.data.isoformat()))
+    form, binding, back = _posted()
+    if binding is None:
+        return back
     if form.night.data != current_night(binding):
         flash("Only tonight can be re-planned (from now); send another night's plan instead", "error")
         return back

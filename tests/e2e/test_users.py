@@ -77,3 +77,26 @@ def test_admin_changes_roles_and_deletes_but_keeps_an_admin(page, portal):
     assert "gone deleted" in page.locator(".flash.ok").inner_text()
     assert page.locator("tr[data-user=gone]").count() == 0
     page.screenshot(path="/tmp/obsy-users-roles.png", full_page=True)
+
+
+def test_a_token_made_on_the_account_page_works_for_scripts_until_revoked(page, portal):
+    import requests
+
+    page.goto("/account")
+    log_in_as(page, portal.username, portal.password)
+    page.goto("/account")
+    page.fill("#token-form input[name=name]", "backup script")
+    page.click("#token-form button[type=submit]")
+    token = page.locator("#new-token code.token").inner_text().strip()
+    assert len(token) > 20
+    api = portal.base_url + "/api/v1/frames"
+    # A script: no cookies, only the token.
+    assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert requests.get(api, timeout=10).status_code == 401
+    assert requests.get(api, headers={"Authorization": "Bearer not-a-token"}, timeout=10).status_code == 401
+    page.goto("/account")
+    row = page.locator("#token-list tr", has_text="backup script")
+    assert "never" not in row.inner_text()  # its last use is recorded
+    row.locator("button", has_text="Revoke").click()
+    assert "revoked" in page.locator("#token-list tr", has_text="backup script").inner_text()
+    assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401

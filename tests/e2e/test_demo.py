@@ -72,8 +72,9 @@ def test_demo_shows_frames_arriving_within_a_minute(browser, demo):
     first = rows.first
     assert first.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
     first.locator("td.date a").click()
+    page.wait_for_url(re.compile(r".*/frames/\d+$"))  # count() does not wait for the new page
     header = page.locator("#header-table")
-    assert header.locator("text=SWCREATE").count() >= 1
+    expect(header.locator("text=SWCREATE").first).to_be_visible()
     assert page.locator("figure.preview img").evaluate("img => img.complete && img.naturalWidth > 0")
     page.click("nav >> text=Nodes")
     node = page.locator("tr[data-node='scope1']")

@@ -49,10 +49,12 @@ def node(portal):
     thread.join(5)
 
 
-def reload_until(page, selector: str, text: str, timeout_s: float = 10.0) -> str:
+def reload_until(page, selector: str, text: str, timeout_s: float = 30.0) -> str:
+    """The selector's text once it holds ``text`` (generous: a loaded 2-core machine answers slowly)."""
     deadline = datetime.now() + timedelta(seconds=timeout_s)
+    url = page.url
     while True:
-        page.reload()
+        page.goto(url)  # a fresh load each time (reload() raced with the previous load under load)
         content = page.locator(selector).inner_text()
         if text in content or datetime.now() > deadline:
             return content

@@ -35,6 +35,12 @@ def make_runner(tmp_path, time_scale=10_000):
     return runner, spool, events
 
 
+def wait_for_exposing(events, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not any(e.state == "exposing" for e in events) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def headers(spool):
     return [fits.getheader(spool.frame_path(e.sha256)) for e in spool.entries()]
 
@@ -60,9 +66,7 @@ def test_interrupt_aborts_the_exposure_parks_and_reports(tmp_path):
     runner.submit(schedule(count=3, exposure=600.0))
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while not any(e.state == "exposing" for e in events) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_exposing(events)
         started = time.monotonic()
         runner.interrupt("sky unsafe: rain")
         while runner.store.load("night1").state != "interrupted" and time.monotonic() - started < 15:
@@ -156,9 +160,7 @@ def test_a_replanned_job_stops_the_running_one_without_parking_and_runs(tmp_path
     runner.submit(schedule(count=3, exposure=600.0))
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while not any(e.state == "exposing" for e in events) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_exposing(events)
         parks = []
         park = runner.backend.park
         runner.backend.park = lambda: (parks.append(time.monotonic()), park())[1]

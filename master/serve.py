@@ -25,12 +25,31 @@ def serve_gunicorn(config, bind: str, workers: int) -> None:
             from .web import create_app
 
             # Built in each worker after fork: no shared connections.
-            return create_app(MasterServices(config, migrate=False))
+            services = MasterServices(config, migrate=False)
+            if config.broker.kind == "embedded":
+                start_in_process_worker(services)
+            return create_app(services)
 
     # Migrate once in the arbiter, before any worker serves a request.
     from .migrate import upgrade
     upgrade(config.database.resolved_url())
     PortalApplication().run()
+
+
+def start_in_process_worker(services, threads: int = 1):
+    """Worker threads on the portal process's own in-memory broker (``[broker] kind = "embedded"``).
+
+    Nothing outside this process can reach that broker, so without them the photometry runs,
+    stacks and master rebuilds the portal queues would wait forever. Jobs queued in memory are lost
+    if the process stops: production uses RabbitMQ and ``obsy master worker``."""
+    from dramatiq import Worker
+
+    from .worker import WORKER_QUEUES, build_broker
+
+    worker = Worker(build_broker(services, broker=services.job_broker), queues=WORKER_QUEUES,
+                    worker_threads=threads, worker_timeout=200)
+    worker.start()
+    return worker
 
 
 class ThreadedServer:

@@ -19,7 +19,7 @@ from .platesolve import PlateSolveError, Reference, celestial_wcs, match_referen
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunSolver", "PlateSolveError"]
+__all__ = ["RunSolver", "PlateSolveError", "with_wcs"]
 MAX_CANDIDATES = 20  # repository frames read while looking for a solved one
 
 
@@ -81,8 +81,14 @@ class RunSolver:
             wcs, how = match_reference(data, self.reference)
         else:
             wcs, how = self._astrometry(frame, path, data, header)
-        header = header.copy()
-        header.update(wcs.to_header())
-        header["HISTORY"] = f"WCS by OBSY: {how['method']}"
         self.solved[str(frame.id)] = how
-        return header
+        return with_wcs(header, wcs, how["method"])
+
+
+def with_wcs(header, wcs, method: str):
+    """A copy of ``header`` holding ``wcs``, its SIP distortion terms included (astropy drops them
+    unless told: they are not in the WCS standard, but every FITS reader that matters reads them)."""
+    header = header.copy()
+    header.update(wcs.to_header(relax=wcs.sip is not None))
+    header["HISTORY"] = f"WCS by OBSY: {method}"
+    return header

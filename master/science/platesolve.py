@@ -2,8 +2,8 @@
 
 ``match_reference``: stars found with sep on both frames are matched by astroalign (triangle
 asterisms, so shifts, rotations and small scale changes are fine); the similarity transform from
-this frame's pixels to the reference's then carries the reference's linear WCS over. This is exact
-for a TAN projection without distortion terms (distortion of the reference is not carried over).
+this frame's pixels to the reference's then carries the reference's WCS over: exactly for a TAN
+projection, and with its SIP distortion refitted on this frame's pixel grid when it has one.
 A frame of a series is first tried against the previous match (nearest stars, refit, checked),
 which is several times cheaper than the asterism search.
 
@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,6 @@ class PlateSolveError(Exception):
 
 def celestial_wcs(header) -> WCS | None:
     """The header's celestial WCS, or None when it has none."""
-    import warnings
-
     from astropy.wcs import FITSFixedWarning
 
     with warnings.catch_warnings():
@@ -93,25 +92,59 @@ def match_reference(data: np.ndarray, reference: Reference) -> tuple[WCS, dict]:
     else:
         transform, here, there = found
     reference.last = transform.params
-    matrix = transform.params
+    wcs = _carried_wcs(reference.wcs, transform.params, data.shape)
+    # residual: the matched stars through the new WCS against where the reference puts them
+    world = reference.wcs.all_pix2world(there, 0)
+    predicted = wcs.all_world2pix(world, 0)
+    rms = float(np.sqrt(np.mean(np.sum((predicted - here) ** 2, axis=1))))
+    return wcs, {"method": "star pattern", "matcher": matcher, "reference_frame": reference.frame_id,
+                 "matched": int(len(here)),
+                 "rms_px": round(rms, 4)}
+
+
+def _linear_wcs(ref: WCS, matrix: np.ndarray) -> WCS:
+    """The reference's linear WCS moved by ``matrix`` (this frame's 0-based pixels → the reference's)."""
     a, t = matrix[:2, :2], matrix[:2, 2]
-    ref = reference.wcs
     ref_origin = ref.wcs.crpix - 1.0  # 0-based, as astroalign's pixels
     wcs = WCS(naxis=2)
-    wcs.wcs.ctype, wcs.wcs.cunit = list(ref.wcs.ctype), list(ref.wcs.cunit)
+    wcs.wcs.ctype = [c.replace("-SIP", "") for c in ref.wcs.ctype]
+    wcs.wcs.cunit = list(ref.wcs.cunit)
     wcs.wcs.crval = ref.wcs.crval
     wcs.wcs.lonpole, wcs.wcs.latpole = ref.wcs.lonpole, ref.wcs.latpole
     wcs.wcs.radesys, wcs.wcs.equinox = ref.wcs.radesys, ref.wcs.equinox
     wcs.wcs.crpix = np.linalg.solve(a, ref_origin - t) + 1.0
     wcs.wcs.cd = ref.pixel_scale_matrix @ a
     wcs.wcs.set()
-    # residual: the matched stars through the new WCS against where the reference puts them
+    return wcs
+
+
+SIP_GRID = 16  # points per side where a distorted reference is sampled to refit its distortion here
+
+
+def _carried_wcs(ref: WCS, matrix: np.ndarray, shape: tuple[int, int]) -> WCS:
+    """This frame's WCS from the reference's: exact when it is linear; with its SIP distortion refitted.
+
+    SIP polynomials are tied to the reference's pixel grid, so they cannot be moved by a rotation and
+    shift; instead this frame's pixels are sent through the transform and the reference's full WCS,
+    and a SIP WCS of the same order is fitted to those noise-free positions."""
+    linear = _linear_wcs(ref, matrix)
+    if ref.sip is None:
+        return linear
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import fit_wcs_from_points
+
+    height, width = shape
+    ys, xs = np.meshgrid(np.linspace(0, height - 1, SIP_GRID), np.linspace(0, width - 1, SIP_GRID), indexing="ij")
+    here = np.column_stack([xs.ravel(), ys.ravel()])
+    there = here @ matrix[:2, :2].T + matrix[:2, 2]
     world = ref.all_pix2world(there, 0)
-    predicted = wcs.all_world2pix(world, 0)
-    rms = float(np.sqrt(np.mean(np.sum((predicted - here) ** 2, axis=1))))
-    return wcs, {"method": "star pattern", "matcher": matcher, "reference_frame": reference.frame_id,
-                 "matched": int(len(here)),
-                 "rms_px": round(rms, 4)}
+    frame = (ref.wcs.radesys or "icrs").lower()
+    sky = SkyCoord(world[:, 0], world[:, 1], unit="deg", frame=frame if frame in ("icrs", "fk5") else "icrs")
+    centre = linear.pixel_to_world((width - 1) / 2, (height - 1) / 2)
+    with warnings.catch_warnings():  # astropy resets CDELT when the template has a CD matrix, and says so
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fit_wcs_from_points((here[:, 0], here[:, 1]), sky, proj_point=centre, projection=linear,
+                                   sip_degree=max(ref.sip.a_order, 1))
 
 
 def _similarity(here: np.ndarray, there: np.ndarray):

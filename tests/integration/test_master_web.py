@@ -15,25 +15,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_gunicorn_portal_on_postgres(postgres, tmp_path):
+def prepare_master(tmp_path, database_url: str):
+    """(config path, environment) of a migrated master with the admin ana, its store under tmp_path."""
     config = tmp_path / "master.toml"
-    config.write_text(f'[database]\nurl = "{postgres.create_database("web")}"\n'
+    config.write_text(f'[database]\nurl = "{database_url}"\n'
                       f'[store]\npath = "{tmp_path / "repo"}"\n[web]\nsecret_key = "test-secret-key-0123456789"\n')
     env = private_env(tmp_path)
     run_obsy(["master", "migrate", "--config", str(config)], env)
     run_obsy(["master", "create-admin", "--config", str(config), "ana", "--password", "dark skies 7"], env)
-    port = free_port()
-    web = start_obsy(["master", "web", "--config", str(config), "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-                     tmp_path / "web.log", env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        def healthy():
-            try:
-                return requests.get(f"{base}/health", timeout=2).status_code == 200
-            except requests.RequestException:  # not listening yet, or a worker still booting
-                return False
+    return config, env
 
+
+def start_portal(config, tmp_path, env, workers: int):
+    """(process, base URL) of `obsy master web` on a free port, once it answers /health."""
+    port = free_port()
+    web = start_obsy(["master", "web", "--config", str(config), "--bind", f"127.0.0.1:{port}",
+                      "--workers", str(workers)], tmp_path / "web.log", env)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            return requests.get(f"{base}/health", timeout=2).status_code == 200
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            return False
+
+    try:
         wait_for(healthy, 30, "gunicorn to answer /health")
+    except BaseException:
+        stop_group(web)
+        raise
+    return web, base
+
+
+def test_gunicorn_portal_on_postgres(postgres, tmp_path):
+    config, env = prepare_master(tmp_path, postgres.create_database("web"))
+    web, base = start_portal(config, tmp_path, env, workers=2)
+    try:
         assert requests.get(f"{base}/health", timeout=5).json()["database"] == "ok"
         assert requests.get(f"{base}/api/v1/frames", timeout=5).status_code == 401
         session = requests.Session()

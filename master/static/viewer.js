@@ -9,6 +9,7 @@
 
   var SVG = "http://www.w3.org/2000/svg";
   var ZOOM_STEP = 1.25, MAX_SCALE = 32, BLINK_MS = 700, SETTLE_MS = 150, SLIDER_STEPS = 1000;
+  var CLICK_PX = 4, PICK_RADIUS_PX = 8;  // screen pixels a click may wander; image pixels to the star picked
 
   function $(id) { return document.getElementById(id); }
 
@@ -67,8 +68,10 @@
       self.zoomAt(event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, event.clientX - box.left, event.clientY - box.top);
     }, { passive: false });
     var drag = null;
+    var pressed = null;  // where the button went down: a press that does not move is a click
     this.viewport.addEventListener("pointerdown", function (event) {
       drag = { x: event.clientX, y: event.clientY };
+      pressed = { x: event.clientX, y: event.clientY };
       self.viewport.setPointerCapture(event.pointerId);
     });
     this.viewport.addEventListener("pointermove", function (event) {
@@ -81,7 +84,16 @@
       }
       self.readPixel(event.clientX - box.left, event.clientY - box.top);
     });
-    this.viewport.addEventListener("pointerup", function () { drag = null; self.remember(); });
+    this.viewport.addEventListener("pointerup", function (event) {
+      drag = null;
+      self.remember();
+      if (pressed && Math.hypot(event.clientX - pressed.x, event.clientY - pressed.y) < CLICK_PX) {
+        var box = self.viewport.getBoundingClientRect();
+        self.pick(event.clientX - box.left, event.clientY - box.top);
+      }
+      pressed = null;
+    });
+    this.bindPicks();
     var prev = $("v-prev"), next = $("v-next"), blink = $("v-blink");
     if (prev) prev.addEventListener("click", function () { self.step(-1); });
     if (next) next.addEventListener("click", function () { self.step(1); });
@@ -296,6 +308,78 @@
       title.textContent = "HFR " + (star[2] === null ? "—" : star[2].toFixed(2) + " px");
       circle.appendChild(title);
       self.overlay.appendChild(circle);
+    });
+    this.drawPicks();
+  };
+
+  // ------------------------------------------------------------------ stars picked for photometry
+
+  Viewer.prototype.bindPicks = function () {
+    var self = this, toggle = $("v-pick");
+    if (!toggle) return;
+    this.picks = [];
+    this.picking = false;
+    toggle.addEventListener("change", function () {
+      self.picking = toggle.checked;
+      $("v-picks").hidden = !toggle.checked;
+      if (toggle.checked && !$("v-stars").checked) { $("v-stars").checked = true; self.render(); }
+    });
+    $("v-pick-clear").addEventListener("click", function () { self.picks = []; self.listPicks(); self.render(); });
+  };
+
+  Viewer.prototype.pick = function (sx, sy) {
+    if (!this.picking) return;
+    var stars = this.stars[this.info.key];
+    if (!stars) { $("v-status").textContent = "Stars are still being found; click again in a moment."; return; }
+    var x = this.ox + sx / this.scale - 0.5, y = this.oy + sy / this.scale - 0.5;  // 0-based, centres whole
+    var best = null, bestDistance = Math.max(PICK_RADIUS_PX, CLICK_PX / this.scale);
+    stars.forEach(function (star) {
+      var d = Math.hypot(star[0] - x, star[1] - y);
+      if (d <= bestDistance) { best = star; bestDistance = d; }
+    });
+    if (!best) { $("v-status").textContent = "No star found there: click on a circled star."; return; }
+    if (this.picks.indexOf(best) >= 0) { $("v-status").textContent = "That star is already picked."; return; }
+    $("v-status").textContent = "";
+    this.picks.push(best);
+    this.listPicks();
+    this.drawStars();  // redraws the circles and the picks' labels
+  };
+
+  function pickLabel(i) { return i === 0 ? "T" : "C" + i; }
+
+  Viewer.prototype.listPicks = function () {
+    var list = $("v-pick-list"), box = $("v-picks"), picks = this.picks;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    picks.forEach(function (star, i) {
+      var item = document.createElement("li");
+      var where = star.length > 4 ? sexagesimal(star[3] / 15, 2) + "h " + sexagesimal(star[4], 1) + "°"
+                                  : "x " + (star[0] + 1).toFixed(1) + " y " + (star[1] + 1).toFixed(1);
+      item.textContent = (i === 0 ? "Target" : "Comparison " + i) + ": " + where;
+      item.setAttribute("data-pick", pickLabel(i));
+      list.appendChild(item);
+    });
+    // RA/Dec when the frame has a WCS; else pixel positions, which the form also takes
+    var query = new URLSearchParams({ target: box.getAttribute("data-target") });
+    if (picks.length) {
+      var t = picks[0], sky = t.length > 4;
+      if (sky) { query.set("ra", t[3]); query.set("dec", t[4]); } else { query.set("x", t[0]); query.set("y", t[1]); }
+      query.set("comparisons", picks.slice(1).map(function (c) {
+        return sky ? c[3] + " " + c[4] : "px " + c[0] + " " + c[1];
+      }).join("\n"));
+    }
+    $("v-pick-go").href = box.getAttribute("data-photometry") + "?" + query.toString();
+  };
+
+  Viewer.prototype.drawPicks = function () {
+    if (!this.picks || !this.picks.length || !$("v-stars").checked) return;
+    var self = this, s = this.scale;
+    this.picks.forEach(function (star, i) {
+      var text = document.createElementNS(SVG, "text");
+      text.setAttribute("x", (star[0] + 0.5 - self.ox) * s + 8);
+      text.setAttribute("y", (star[1] + 0.5 - self.oy) * s - 8);
+      text.setAttribute("class", "v-pick-label");
+      text.textContent = pickLabel(i);
+      self.overlay.appendChild(text);
     });
   };
 

@@ -34,7 +34,9 @@ def _targets() -> list[str]:
 @bp.get("/photometry")
 def runs():
     rows = db().scalars(select(PhotometryRun).order_by(PhotometryRun.id.desc()).limit(200)).all()
-    return render_template("science/runs.html", runs=rows, targets=_targets())
+    # the viewer's "Photometry with these" link fills the form with the stars picked there
+    prefill = {name: request.args.get(name, "")[:4000] for name in ("target", "ra", "dec", "x", "y", "comparisons")}
+    return render_template("science/runs.html", runs=rows, targets=_targets(), prefill=prefill)
 
 
 def _optional_float(name: str) -> float | None:

@@ -208,7 +208,8 @@ def pixel(x: int, y: int, key: str):
 
 @bp.get("/viewer/stars/<path:key>")
 def stars(key: str):
-    """Stars found by the grading code: [x, y, hfr] with 0-based pixel centres, brightest first."""
+    """Stars found by the grading code: [x, y, hfr] with 0-based pixel centres, brightest first, and
+    [x, y, hfr, ra, dec] when the header has a WCS (picking stars for photometry needs their position)."""
     visible_key(key)
     try:
         pyramid = cache().pyramid(key)
@@ -216,6 +217,11 @@ def stars(key: str):
     except ViewerError as error:
         return _data_error(error)
     items = [[round(s["x"], 2), round(s["y"], 2), None if s["hfr"] is None else round(s["hfr"], 2)] for s in found]
+    wcs = pyramid.wcs()
+    if wcs is not None and items:
+        world = wcs.all_pix2world([[s["x"], s["y"]] for s in found], 0)
+        for item, (ra, dec) in zip(items, world):
+            item += [round(float(ra) % 360.0, 6), round(float(dec), 6)]
     return _cacheable(jsonify(stars=items), DATA_MAX_AGE_S, f"stars-{pyramid.directory.name}")
 
 

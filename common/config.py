@@ -101,6 +101,9 @@ class CatalogConfig(Section):
     miss_cache_hours: float = Field(default=6.0, ge=0, description="keep a name that was not found this long")
     vsp_url: str = Field(default="https://app.aavso.org/vsp/api/chart", pattern=r"^https?://\S+$",
                          description="AAVSO VSP chart API (comparison stars for photometry, kept cache_days)")
+    exoplanet_archive_url: str = Field(default="https://exoplanetarchive.ipac.caltech.edu/TAP/sync",
+                                       pattern=r"^https?://\S+$",
+                                       description="NASA Exoplanet Archive TAP (transit priors, kept cache_days)")
 
 
 class NodeIdentity(Section):

@@ -325,6 +325,13 @@ class PhotometryJob(Message):
     run_id: int = Field(gt=0)
 
 
+class TransitJob(Message):
+    """Job: fit a transit to a photometry run's light curve (one ``transit_fits`` request)."""
+
+    SCHEMA: ClassVar[str] = "obsy.transit_job"
+    transit_fit_id: int = Field(gt=0)
+
+
 class FinalStackJob(Message):
     """Job: calibrate and stack a target's accepted lights (one filter or each, one night or all) into products."""
 
@@ -341,7 +348,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.SCHEMA: cls for cls in (IngestFrame, FrameIngested, FrameRejected, NodeHeartbeat, ScheduleJob,
                                 JobProgress, SafetyState, RoofState, MountReport, RoofCommand, RoofCommandResult,
                                 ParkRequest, CloudMap, WeatherReport, RebuildMaster, MasterBuilt, UpdateLiveStack,
-                                LiveStackUpdated, SolexJob, PhotometryJob, FinalStackJob)
+                                LiveStackUpdated, SolexJob, PhotometryJob, TransitJob, FinalStackJob)
 }
 
 

@@ -11,6 +11,7 @@ INGEST_FRAME_ACTOR = "ingest_frame"
 SCIENCE_QUEUE = "obsy.science"
 SOLEX_ACTOR = "solex_reconstruct"
 PHOTOMETRY_ACTOR = "photometry_run"
+TRANSIT_ACTOR = "transit_fit"
 FINAL_STACK_ACTOR = "final_stack"
 
 # processing jobs triggered by ingest (calibration library, live stack)

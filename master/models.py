@@ -512,6 +512,24 @@ class Product(Base):
     inputs: Mapped[list["ProductInput"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
+class TransitFitRequest(Base):
+    """A transit fit of a photometry run's light curve: its priors, and the fitted values when done."""
+
+    __tablename__ = "transit_fits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photometry_run_id: Mapped[int] = mapped_column(ForeignKey("photometry_runs.id", ondelete="CASCADE"), index=True)
+    planet_name: Mapped[str] = mapped_column(String(120), default="na")
+    priors: Mapped[dict] = mapped_column(JSON)  # PlanetPriors.to_dict(), limb darkening u1/u2 added
+    mcmc_steps: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)  # values, errors, depth, duration, chi2, dof, method
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ProductInput(Base):
     """One input of a product: a frame or a SER capture (exactly one of the two)."""
 

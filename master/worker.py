@@ -29,6 +29,7 @@ from .live import start_live_publisher
 from .stacking.final import run_final_stack
 from .stacking.live import update_live_stack
 from .science.photometry_job import run_photometry_job
+from .science.transit_job import run_transit_job
 from .science.solex_job import run_solex
 from .models import DeadLetter
 from .nodes import (record_cloud_map, record_heartbeat, record_job_progress, record_roof_result, record_roof_state,
@@ -87,6 +88,9 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
     def final_stack(message):
         run_final_stack(services, message)
 
+    def transit_fit(message):
+        run_transit_job(services, message)
+
     dramatiq.actor(ingest_frame, broker=broker, actor_name=names.INGEST_FRAME_ACTOR,
                    queue_name=names.INGEST_QUEUE, throws=(InvalidMessage,), time_limit=600_000,
                    **RETRY_OPTIONS)
@@ -105,7 +109,7 @@ def build_broker(services, broker=None) -> dramatiq.Broker:
                    queue_name=names.PROCESSING_QUEUE, throws=(InvalidMessage,), time_limit=300_000,
                    **RETRY_OPTIONS)
     for actor, name in ((solex_reconstruct, names.SOLEX_ACTOR), (photometry_run, names.PHOTOMETRY_ACTOR),
-                        (final_stack, names.FINAL_STACK_ACTOR)):
+                        (final_stack, names.FINAL_STACK_ACTOR), (transit_fit, names.TRANSIT_ACTOR)):
         # a long scan or a night of frames: an hour before dramatiq gives up on the attempt
         dramatiq.actor(actor, broker=broker, actor_name=name, queue_name=names.SCIENCE_QUEUE,
                        throws=(InvalidMessage,), time_limit=3_600_000, **RETRY_OPTIONS)

@@ -36,10 +36,26 @@ def recall(session: Session, name: str, config, now: datetime) -> list[CatalogEn
 
 
 def remember(session: Session, name: str, entries: list[CatalogEntry], now: datetime) -> None:
-    """Keep the answer for ``name``; a concurrent request keeping the same name first is fine."""
+    """Keep the answer for ``name``."""
+    _store(session, cache_key(name), [e.to_dict() for e in entries], now)
+
+
+def cached_answer(session: Session, key: str, max_age_days: float, now: datetime):
+    """One service answer kept under ``key`` (a VSP chart, an archive row) younger than ``max_age_days``."""
+    row = session.get(CatalogLookup, key)
+    if row is not None and row.entries and now - _aware(row.fetched_at) <= timedelta(days=max_age_days):
+        return row.entries[0]
+    return None
+
+
+def keep_answer(session: Session, key: str, answer, now: datetime) -> None:
+    _store(session, key, [answer], now)
+
+
+def _store(session: Session, key: str, entries: list, now: datetime) -> None:
+    # a concurrent request keeping the same key first is fine
     try:
-        session.merge(CatalogLookup(query_key=cache_key(name), entries=[e.to_dict() for e in entries],
-                                    fetched_at=now))
+        session.merge(CatalogLookup(query_key=key, entries=entries, fetched_at=now))
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -66,3 +66,18 @@ def get_bytes(url: str, timeout_s: float) -> bytes:
     except FutureTimeout:
         future.cancel()
         raise FetchError(f"no answer within {timeout_s:g} s") from None
+
+
+def get_json(url: str, timeout_s: float, service: str, instead: str, error=FetchError):
+    """The JSON answer of ``service`` at ``url``; ``error`` (a FetchError or RequestError class) saying
+    what went wrong and what the user can do ``instead`` when it cannot be had or is not JSON."""
+    import json
+
+    try:
+        body = get_bytes(url, timeout_s)
+    except FetchError as exc:
+        raise error(f"{service} could not be reached ({exc}): {instead}") from None
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error(f"{service} answered with something that is not JSON: {instead}") from None

@@ -45,3 +45,17 @@ def parse_lightcurve_csv(text: str) -> list[dict]:
                 row[key] = float(value) if value not in ("", None) else None
         rows.append(row)
     return rows
+
+
+def transit_arrays(rows: list[dict]) -> dict:
+    """Time, flux, error and airmass arrays of the good rows a transit fit uses; ValueError when too few."""
+    import numpy as np
+
+    needed = ("bjd_tdb", "rel_flux", "rel_flux_err")
+    rows = [r for r in rows if r["good"] and all(r[k] is not None for k in needed)]
+    if len(rows) < 10:
+        raise ValueError(f"{len(rows)} good rows with bjd_tdb, rel_flux and rel_flux_err; a transit fit needs "
+                         "at least 10")
+    column = lambda key, empty=np.nan: np.array([r[key] if r[key] is not None else empty for r in rows])  # noqa
+    return {"time": column("bjd_tdb"), "flux": column("rel_flux"), "flux_err": column("rel_flux_err"),
+            "airmass": column("airmass", 1.0)}

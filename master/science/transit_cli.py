@@ -14,22 +14,12 @@ __all__ = ["transit_command", "read_curve"]
 
 def read_curve(path: str | Path) -> dict:
     """Time, flux, error and airmass arrays of the good rows; ClickException if the file is not a light curve."""
-    import numpy as np
-
-    from .lightcurve_csv import parse_lightcurve_csv
+    from .lightcurve_csv import parse_lightcurve_csv, transit_arrays
 
     try:
-        rows = [r for r in parse_lightcurve_csv(Path(path).read_text()) if r["good"]]
+        return transit_arrays(parse_lightcurve_csv(Path(path).read_text()))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from None
-    needed = ("bjd_tdb", "rel_flux", "rel_flux_err")
-    rows = [r for r in rows if all(r[k] is not None for k in needed)]
-    if len(rows) < 10:
-        raise click.ClickException(f"{path}: {len(rows)} good rows with bjd_tdb, rel_flux and rel_flux_err; "
-                                   "a transit fit needs at least 10")
-    column = lambda key, empty=np.nan: np.array([r[key] if r[key] is not None else empty for r in rows])  # noqa
-    return {"time": column("bjd_tdb"), "flux": column("rel_flux"), "flux_err": column("rel_flux_err"),
-            "airmass": column("airmass", 1.0)}
 
 
 @click.command("transit")

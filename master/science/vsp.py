@@ -8,14 +8,11 @@ and what to do instead. The answer is read as the VSP API documents it: ``charti
 """
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from sqlalchemy.exc import IntegrityError
-
-from master.catalog.fetch import FetchError, get_bytes
-from master.models import CatalogLookup
+from master.catalog.fetch import get_json
+from master.catalog.cache import cached_answer, keep_answer
 from .comparison_file import parse_angle
 from .run_request import RequestError
 
@@ -35,10 +32,6 @@ def _cache_key(star: str, fov: float, maglimit: float) -> str:
     return f"vsp:{' '.join(star.split()).casefold()}:{fov:g}:{maglimit:g}"[:200]
 
 
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-
-
 def fetch_chart(session, config, star: str, fov: float = 30.0, maglimit: float = 16.0,
                 now: datetime | None = None) -> tuple[dict, bool]:
     """(chart, from_cache) for ``star``; ``config`` is the master's ``[catalog]`` section."""
@@ -47,29 +40,19 @@ def fetch_chart(session, config, star: str, fov: float = 30.0, maglimit: float =
     if not star:
         raise VspError("give the name of the variable star whose AAVSO chart to use")
     key = _cache_key(star, fov, maglimit)
-    row = session.get(CatalogLookup, key)
-    if row is not None and row.entries and now - _aware(row.fetched_at) <= timedelta(days=config.cache_days):
-        return row.entries[0], True
+    cached = cached_answer(session, key, config.cache_days, now)
+    if cached is not None:
+        return cached, True
     if not config.enabled:
         raise VspError("online lookups are off ([catalog] enabled = false): give the comparison stars by hand "
                        "or as a catalogue file")
-    try:
-        body = get_bytes(chart_url(config.vsp_url, star, fov, maglimit), config.timeout_s)
-    except FetchError as exc:
-        raise VspError(f"AAVSO VSP could not be reached ({exc}): give the comparison stars by hand or as a "
-                       "catalogue file (a chart saved from VSP as JSON works)") from None
-    try:
-        chart = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise VspError("AAVSO VSP answered with something that is not a chart (not JSON)") from None
+    chart = get_json(chart_url(config.vsp_url, star, fov, maglimit), config.timeout_s, "AAVSO VSP",
+                     "give the comparison stars by hand or as a catalogue file (a chart saved from VSP as JSON "
+                     "works)", VspError)
     if not isinstance(chart, dict) or "photometry" not in chart:
         reason = chart.get("errors") if isinstance(chart, dict) else None
         raise VspError(f"AAVSO VSP has no chart for {star!r}" + (f": {reason}" if reason else ""))
-    try:
-        session.merge(CatalogLookup(query_key=key, entries=[chart], fetched_at=now))
-        session.commit()
-    except IntegrityError:  # another request kept the same chart first
-        session.rollback()
+    keep_answer(session, key, chart, now)
     return chart, False
 
 

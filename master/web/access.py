@@ -97,6 +97,7 @@ ACCESS: dict[str, str] = {
     "tonight.replan": "observer",
     # observers: science runs (the worker does the measuring)
     "science.start_run": "observer",
+    "science.fit_transit": "observer",
     "stacks.start": "observer",
     "frames.set_public": "observer",
     "account.password": "observer",

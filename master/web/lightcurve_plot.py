@@ -31,6 +31,7 @@ class Plot:
     right: float = WIDTH - RIGHT
     top: float = TOP
     bottom: float = HEIGHT - BOTTOM
+    line: str = ""  # SVG polyline points of a model drawn over the points
 
 
 def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -57,13 +58,18 @@ def lightcurve_plot(rows: list[dict], y_key: str = "mag", err_key: str = "mag_er
     rows = [r for r in rows if r.get("bjd_tdb") is not None and r.get(y_key) is not None]
     if not rows:
         return None
-    day = math.floor(min(r["bjd_tdb"] for r in rows))
-    xs = [r["bjd_tdb"] - day for r in rows]
-    errs = [r.get(err_key) or 0.0 for r in rows]
-    ys = [r[y_key] for r in rows]
+    return series_plot([r["bjd_tdb"] for r in rows], [r[y_key] for r in rows],
+                       [r.get(err_key) or 0.0 for r in rows], [bool(r.get("good", True)) for r in rows],
+                       "magnitude" if y_key == "mag" else y_key, magnitudes=y_key == "mag")
+
+
+def series_plot(times: list[float], ys: list[float], errs: list[float], goods: list[bool], y_label: str,
+                magnitudes: bool = False, line: tuple[list[float], list[float]] | None = None) -> Plot:
+    """Points with error bars against BJD_TDB, and ``line`` (times, values) as a polyline when given."""
+    day = math.floor(min(times))
+    xs = [t - day for t in times]
     x_lo, x_hi = _range(xs)
     y_lo, y_hi = _range([y - e for y, e in zip(ys, errs)] + [y + e for y, e in zip(ys, errs)])
-    magnitudes = y_key == "mag"
 
     def sx(x: float) -> float:
         return LEFT + (x - x_lo) / (x_hi - x_lo) * (WIDTH - LEFT - RIGHT)
@@ -72,9 +78,11 @@ def lightcurve_plot(rows: list[dict], y_key: str = "mag", err_key: str = "mag_er
         t = (y - y_lo) / (y_hi - y_lo)
         return TOP + (t if magnitudes else 1 - t) * (HEIGHT - TOP - BOTTOM)  # magnitudes: bright is up
 
-    points = [PlotPoint(sx(x), sy(y), sy(y - e), sy(y + e), bool(r.get("good", True)),
-                        f"BJD {r['bjd_tdb']:.5f}: {y:.4f} ± {e:.4f}{'' if r.get('good', True) else ' (flagged)'}")
-              for x, y, e, r in zip(xs, ys, errs, rows)]
-    return Plot(points, [(sx(t), f"{t:.3f}") for t in _ticks(x_lo, x_hi)],
-                [(sy(t), f"{t:.3f}") for t in _ticks(y_lo, y_hi)],
-                f"BJD_TDB − {day}", "magnitude" if magnitudes else y_key)
+    points = [PlotPoint(sx(x), sy(y), sy(y - e), sy(y + e), good,
+                        f"BJD {x + day:.5f}: {y:.4f} ± {e:.4f}{'' if good else ' (flagged)'}")
+              for x, y, e, good in zip(xs, ys, errs, goods)]
+    plot = Plot(points, [(sx(t), f"{t:.3f}") for t in _ticks(x_lo, x_hi)],
+                [(sy(t), f"{t:.3f}") for t in _ticks(y_lo, y_hi)], f"BJD_TDB − {day}", y_label)
+    if line is not None:
+        plot.line = " ".join(f"{sx(t - day):.1f},{sy(min(max(v, y_lo), y_hi)):.1f}" for t, v in zip(*line))
+    return plot

@@ -8,17 +8,19 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from common import names
-from common.contracts import PhotometryJob
+from common.contracts import PhotometryJob, TransitJob
 from common.jobs import send_science_job
 from master.ingest.filing import target_name
-from master.models import Frame, PhotometryRun, Product
+from master.models import Frame, PhotometryRun, Product, TransitFitRequest
 from master.science.lightcurve_csv import parse_lightcurve_csv
 from master.science.products import products_of_run
 from master.science.comparison_file import parse_catalogue
 from master.science.run_request import RequestError, parse_aperture, parse_comparisons
+from master.science.transit_request import transit_request
 from master.science.vsp import vsp_comparisons
 from .context import db, get_or_404, services
 from .lightcurve_plot import lightcurve_plot
+from .transit_plot import transit_plot
 from .sending import send_object
 
 bp = Blueprint("science", __name__)
@@ -95,17 +97,24 @@ def start_run():
     except RequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("science.runs"))
-    db().add(run)
+    if _queued(run, names.PHOTOMETRY_ACTOR, lambda: PhotometryJob(run_id=run.id)):
+        flash(f"photometry run {run.id} queued", "ok")
+    return redirect(url_for("science.run", run_id=run.id))
+
+
+def _queued(row, actor: str, job) -> bool:
+    """Add ``row`` and queue ``job()`` for it; when the broker is down the row stays, marked failed
+    with the reason (flashed), so nobody waits for it."""
+    db().add(row)
     db().commit()
     try:
-        send_science_job(services().job_broker, names.PHOTOMETRY_ACTOR, PhotometryJob(run_id=run.id))
-    except Exception as exc:  # the broker is down: the row stays, marked, so nobody waits for it
-        run.state, run.reason = "failed", f"the job could not be queued: {exc}"
+        send_science_job(services().job_broker, actor, job())
+    except Exception as exc:
+        row.state, row.reason = "failed", f"the job could not be queued: {exc}"
         db().commit()
-        flash(run.reason, "error")
-        return redirect(url_for("science.run", run_id=run.id))
-    flash(f"photometry run {run.id} queued", "ok")
-    return redirect(url_for("science.run", run_id=run.id))
+        flash(row.reason, "error")
+        return False
+    return True
 
 
 @bp.get("/photometry/<int:run_id>")
@@ -114,8 +123,27 @@ def run(run_id: int):
     products = products_of_run(db(), run_id)
     curve = next((p for p in products if p.kind == "lightcurve_csv"), None)
     points = parse_lightcurve_csv(services().store.get_bytes(curve.key).decode()) if curve else []
+    fits = db().scalars(select(TransitFitRequest).where(TransitFitRequest.photometry_run_id == run_id)
+                        .order_by(TransitFitRequest.id.desc())).all()
+    fit_plots = {f.id: transit_plot(points, f.priors, f.result) for f in fits if f.state == "done"}
     return render_template("science/run.html", run=row, products=products, plot=lightcurve_plot(points),
-                           flagged=sum(1 for p in points if not p["good"]), count=len(points))
+                           flagged=sum(1 for p in points if not p["good"]), count=len(points),
+                           fits=fits, fit_plots=fit_plots)
+
+
+@bp.post("/photometry/<int:run_id>/transit")
+def fit_transit(run_id: int):
+    row = get_or_404(PhotometryRun, run_id)
+    try:
+        planet, priors, steps = transit_request(request.form, db(), services().config.catalog)
+    except RequestError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("science.run", run_id=row.id))
+    fit = TransitFitRequest(photometry_run_id=row.id, planet_name=planet, priors=priors, mcmc_steps=steps,
+                            created_by=current_user.username, state="queued")
+    if _queued(fit, names.TRANSIT_ACTOR, lambda: TransitJob(transit_fit_id=fit.id)):
+        flash(f"transit fit {fit.id} queued (priors from {priors['source']})", "ok")
+    return redirect(url_for("science.run", run_id=row.id))
 
 
 @bp.get("/products/<int:product_id>/download")

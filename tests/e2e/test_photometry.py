@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from common import names
 from master.ingest.local import ingest_paths
-from master.models import Frame
+from master.models import Frame, PhotometryRun
 from master.science.platesolve import celestial_wcs
+from master.science.products import store_product
+from master.science.transit import parse_exotic_report, transit_model
 from master.science.photometry import parse_aavso_extended
 from master.worker import build_broker
 from tests.e2e.test_portal import log_in
@@ -32,7 +34,7 @@ def field(portal, tmp_path_factory):
     paths, target, comps, _ = write_frames(tmp_path_factory.mktemp("field"), factors)
     assert [r["status"] for r in ingest_paths(portal.services, paths)] == ["ingested"] * N
     broker = build_broker(portal.services, broker=portal.services.job_broker)
-    worker = Worker(broker, queues={names.SCIENCE_QUEUE}, worker_threads=1, worker_timeout=100)
+    worker = Worker(broker, queues={names.SCIENCE_QUEUE}, worker_threads=1, worker_timeout=100)  # runs and fits
     worker.start()
     yield target, comps
     worker.stop()
@@ -109,3 +111,45 @@ def test_stars_picked_in_the_viewer_fill_the_form_and_start_a_run(page, portal, 
     form.locator("button[type=submit]").click()
     wait_for_the_run(page)
     assert page.locator("svg[data-lightcurve] [data-point]").count() == N
+
+
+def test_fit_a_transit_on_a_run_and_see_the_model_over_the_curve(page, portal, field, tmp_path):
+    # a light curve with a known transit stands in for a night of frames (their photometry is tested above)
+    period, tc, rp = 2.5, 2460371.44, 0.12
+    times = tc + np.linspace(-0.12, 0.12, 60)
+    flux = 0.8 * transit_model(times, tc, rp, 8.0, 87.5, period, (0.4, 0.2))
+    flux += np.random.default_rng(5).normal(0, 0.001, times.size)
+    lines = ["bjd_tdb,rel_flux,rel_flux_err,airmass,good"] + [f"{t:.6f},{f:.6f},0.001,1.2,1" for t, f in zip(times, flux)]
+    with portal.services.sessions() as session:
+        run = PhotometryRun(target_name="TRANSIT FIELD", ra_deg=150.0, dec_deg=55.0, state="done", frames_used=60)
+        session.add(run)
+        session.flush()
+        store_product(session, portal.services.store, kind="lightcurve_csv", data="\n".join(lines).encode(),
+                      key=f"products/photometry/run-{run.id}/lightcurve.csv", parameters={}, photometry_run_id=run.id)
+        session.commit()
+        run_id = run.id
+    page.goto("/photometry")
+    log_in(page, portal)
+    page.goto(f"/photometry/{run_id}")
+    form = page.locator("[data-transit-form]")
+    form.locator("input[name=period]").fill(str(period))
+    form.locator("input[name=t0]").fill(f"{tc - 40 * period + 0.003:.5f}")  # an old ephemeris, a little off
+    form.locator("button[type=submit]").click()
+    assert "transit fit" in page.locator(".flash, [role=status], [role=alert]").first.inner_text()
+    fit = page.locator("[data-transit-fit]").first
+    deadline = time.monotonic() + 60
+    while fit.locator("[data-fit-state]").inner_text() in ("queued", "running"):
+        assert time.monotonic() < deadline, "the fit did not finish"
+        page.wait_for_timeout(500)
+        page.reload()
+    assert fit.locator("[data-fit-state]").inner_text() == "done"
+    fitted_tc = float(fit.locator("[data-tc]").inner_text().split()[0])
+    assert abs(fitted_tc - tc) < 0.002
+    assert fit.locator("svg[data-transit-plot] [data-point]").count() == 60
+    assert fit.locator("svg[data-transit-plot] polyline[data-model]").is_visible()
+    with page.expect_download() as info:
+        fit.locator("[data-fit-report]").click()
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    fields, rows = parse_exotic_report(saved.read_text())
+    assert fields["STAR_NAME"] == "TRANSIT FIELD" and len(rows) == 60

@@ -101,6 +101,7 @@ EXPECTED: dict[tuple[str, str], dict[str, set[int]]] = {
     ("science.run", "GET"): rule(GUEST),
     ("science.download", "GET"): rule(GUEST),
     ("science.start_run", "POST"): rule(OBSERVER, ok=302),
+    ("science.fit_transit", "POST"): rule(OBSERVER, ok=302),
     ("stacks.start", "POST"): rule(OBSERVER, ok=302),
     ("stacks.preview", "GET"): rule(GUEST, ok=404),  # the matrix's product is a light curve, not an image
     ("reports.target", "GET"): rule(GUEST),
@@ -136,6 +137,7 @@ POST_DATA = {
     "equipment.edit": {"name": "RedCat 51", "focal_length_mm": "250"},
     "plans.add_row": {"filter_name": "Ha", "exposure_s": "600", "count": "12"},
     "science.start_run": {"target_name": "M31", "ra": "10.68", "dec": "41.27"},
+    "science.fit_transit": {"period": "2.5", "t0": "2460371.4"},
     "frames.set_public": {"public": "0"},  # stays private: the rest of the matrix relies on it
 }
 

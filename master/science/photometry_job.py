@@ -2,7 +2,8 @@
 
 Frames: the target's accepted light frames in the repository (``frames.target_name``, optionally one
 filter), in time order, fetched one at a time so memory does not grow with the night. Comparison
-stars: the request's list, or an automatic ensemble picked on the first frame. Each frame is first
+stars: the request's list, or an automatic ensemble picked on the first frame (a star of it that varies
+is dropped once every frame is measured: ``comparison_choice``). Each frame is first
 calibrated with the library's masters (``calibration``); the products record which, or what was
 missing. Products: the light curve as CSV and as an AAVSO Extended report, linked to every frame
 that was measured.
@@ -25,6 +26,7 @@ from common.contracts import InvalidMessage, PhotometryJob, parse_message
 from master.fitsmeta.reader import FitsReadError, read_fits
 from master.models import Frame, PhotometryRun
 from .calibration import RunCalibration
+from .comparison_choice import steady_comparisons
 from .ensemble import auto_comparisons
 from .frame_wcs import PlateSolveError, RunSolver
 from .lightcurve_csv import format_lightcurve_csv
@@ -141,6 +143,9 @@ def run_photometry_job(services, raw) -> str:
         _finish(services, run.id, state="failed", reason="no frame could be measured", frames_rejected=rejected,
                 frames_used=0)
         return "failed"
+    dropped = []
+    if run.comparisons is None:  # an automatic ensemble may hold a variable star
+        comps, dropped = steady_comparisons(measured, comps)
     curve = differential_photometry(measured, target, comps)
     curve.standardized = bool(run.comparisons) and all(c.get("mag") is not None for c in run.comparisons)
     by_key = {f.key: f for f in frames}
@@ -149,7 +154,7 @@ def run_photometry_job(services, raw) -> str:
                   "comparisons": _comp_parameters(comps), "automatic": run.comparisons is None,
                   "aperture_fwhm": run.aperture_fwhm,
                   "annulus_fwhm": [run.annulus_inner_fwhm, run.annulus_outer_fwhm], "filter": run.filter_name,
-                  "frames": len(measured), "frames_rejected": len(rejected)}
+                  "frames": len(measured), "frames_rejected": len(rejected), "comparisons_dropped": dropped}
     charts = {c.get("chart") for c in run.comparisons or []}
     chart = charts.pop() if len(charts) == 1 and None not in charts else "na"  # the VSP chart the comparisons came from
     report = format_aavso_extended(curve, obscode=run.obscode, software="OBSY", date_type="BJD",

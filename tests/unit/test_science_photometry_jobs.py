@@ -15,7 +15,7 @@ from master.science.photometry import parse_aavso_extended
 from master.science.photometry_job import run_photometry_job
 from master.science.products import products_of_run
 from tests.unit.science_frames import write_frames
-from tests.unit.test_web_support import make_services
+from tests.unit.test_web_support import add_user, login, make_app, make_services
 
 N = 12
 
@@ -113,3 +113,46 @@ def test_a_run_without_frames_fails_with_the_reason(services, field):
         assert run.state == "failed" and "no accepted light frames" in run.reason and run.finished_at
     with pytest.raises(InvalidMessage, match="no photometry run"):
         run_photometry_job(services, PhotometryJob(run_id=999).to_wire())
+
+
+def test_a_variable_star_in_the_automatic_ensemble_is_dropped(tmp_path, monkeypatch):
+    # the brightest comparison candidate varies by ±15 %: left in, it would print its light curve
+    # (inverted, and weighted as the brightest) onto the target's
+    from astropy.io import fits
+
+    from master.science.platesolve import celestial_wcs
+    from tests.unit.test_science_photometry import add_star, camera
+
+    (tmp_path / "frames").mkdir()
+    paths, target, comps, _ = write_frames(tmp_path / "frames", [factor(i) for i in range(N)])
+    cam, rng = camera(), np.random.default_rng(3)
+    varying = comps[0]
+    for i, path in enumerate(paths):
+        with fits.open(path) as hdul:
+            header, data = hdul[0].header, hdul[0].data.astype(np.float64)
+        on = cam.stars_on_frame(varying.ra, varying.dec, 30.0, "L", airmass=header["AIRMASS"])
+        k = int(np.argmin(np.hypot(on["ra"] - varying.ra, on["dec"] - varying.dec)))
+        x, y = celestial_wcs(header).all_world2pix([[varying.ra, varying.dec]], 0)[0]
+        add_star(data, x, y, 0.15 * (1 + math.cos(2 * math.pi * i / N)) * on["electrons"][k], cam, rng)
+        fits.PrimaryHDU(data=data.astype(np.float32), header=header).writeto(path, overwrite=True)
+    services = make_services(tmp_path, monkeypatch)
+    assert {r["status"] for r in ingest_paths(services, paths)} == {"ingested"}
+    run_id = add_run(services, target)
+    assert run_photometry_job(services, PhotometryJob(run_id=run_id).to_wire()) == "done"
+    with services.sessions() as session:
+        csv = next(p for p in products_of_run(session, run_id) if p.kind == "lightcurve_csv")
+        dropped, kept = csv.parameters["comparisons_dropped"], csv.parameters["comparisons"]
+    assert len(dropped) == 1 and len(kept) >= 2
+    assert math.hypot((dropped[0]["ra"] - varying.ra) * math.cos(math.radians(varying.dec)),
+                      dropped[0]["dec"] - varying.dec) < 3 / 3600
+    assert dropped[0]["scatter_mag"] > 3 * dropped[0]["expected_mag"]
+    rows = parse_lightcurve_csv(services.store.get_bytes(csv.key).decode())
+    mags, errs = np.array([r["mag"] for r in rows]), np.array([r["mag_err"] for r in rows])
+    expected = -2.5 * np.log10([factor(i) for i in range(N)])
+    assert np.all(np.abs(shape(mags) - shape(expected)) < 4 * errs + 0.003)  # 0.12 mag off with the star kept
+    add_user(services, "guest", role="guest")
+    client = make_app(services).test_client()
+    login(client, "guest")
+    page = client.get(f"/photometry/{run_id}").get_data(as_text=True)
+    assert "Dropped from the automatic ensemble as variable" in page and "data-comparisons-dropped" in page
+    services.close()

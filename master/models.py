@@ -487,6 +487,7 @@ class PhotometryRun(Base):
     annulus_outer_fwhm: Mapped[float] = mapped_column(Float, default=5.0)
     filter_name: Mapped[str | None] = mapped_column(String(60))  # None: every filter
     obscode: Mapped[str] = mapped_column(String(20), default="na")
+    follow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())  # re-run as frames arrive
     state: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
     reason: Mapped[str | None] = mapped_column(Text)
     frames_used: Mapped[int | None] = mapped_column(Integer)

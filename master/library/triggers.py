@@ -1,4 +1,5 @@
-"""What an ingested frame sets in motion: a rebuild of its calibration group, or a live-stack update.
+"""What an ingested frame sets in motion: a rebuild of its calibration group, or a live-stack update,
+and for a light frame the photometry runs that follow its target (``science.followed_runs``).
 
 Runs on ``frame.ingested`` events and only enqueues jobs; the work itself is in the actors, where it
 is retried and dead-lettered like any job. A rebuild job waits ``debounce_s`` so a batch of frames
@@ -13,6 +14,7 @@ import dramatiq
 from common import names
 from common.contracts import FrameIngested, Message, UpdateLiveStack
 from master.models import Frame
+from master.science.followed_runs import queue_followed_runs
 
 from .groups import frame_meta, group_job
 
@@ -34,6 +36,9 @@ def on_frame_ingested(services, message: FrameIngested) -> str | None:
         if frame is None:
             return None
         meta = frame_meta(frame)
+        target, filter_name = frame.target_name, frame.filter_name
+    if meta.frame_type == "light":
+        queue_followed_runs(services, target, filter_name)
     settings = services.config.library
     job = group_job(meta, settings.temp_tolerance_c)
     if job is not None:

@@ -27,6 +27,7 @@ from master.fitsmeta.reader import FitsReadError, read_fits
 from master.models import Frame, PhotometryRun
 from .calibration import RunCalibration
 from .comparison_choice import steady_comparisons
+from .followed_runs import requeue
 from .ensemble import auto_comparisons
 from .frame_wcs import PlateSolveError, RunSolver
 from .lightcurve_csv import format_lightcurve_csv
@@ -115,6 +116,17 @@ def _measure_all(services, run: PhotometryRun, frames: list[Frame], comps: list[
     return target, comps, measured, rejected
 
 
+def _catch_up(services, run: PhotometryRun, measured_count: int) -> None:
+    """A following run measures again when frames of its target arrived while it was running."""
+    with services.sessions() as session:
+        arrived = len(run_frames(session, run)) > measured_count
+        if arrived:
+            session.get(PhotometryRun, run.id).state = "queued"
+            session.commit()
+    if arrived:
+        requeue(services, run.id)
+
+
 def _comp_parameters(comps: list[Star]) -> list[dict]:
     return [{"name": c.name, "ra": c.ra, "dec": c.dec, "x": c.x, "y": c.y, "mag": c.mag} for c in comps]
 
@@ -171,5 +183,7 @@ def run_photometry_job(services, raw) -> str:
                       data=report.encode(), parameters=parameters, frame_ids=frame_ids, photometry_run_id=run.id)
         session.commit()
     _finish(services, run.id, state="done", reason=None, frames_used=len(measured), frames_rejected=rejected)
+    if run.follow:
+        _catch_up(services, run, len(frames))
     log.info("photometry run %s: %d frames measured, %d rejected", run.id, len(measured), len(rejected))
     return "done"

@@ -87,6 +87,7 @@ def _run_from_form() -> PhotometryRun:
                          aperture_fwhm=aperture, annulus_inner_fwhm=inner, annulus_outer_fwhm=outer,
                          filter_name=(request.form.get("filter_name", "").strip() or None),
                          obscode=(request.form.get("obscode", "").strip() or "na")[:20],
+                         follow=request.form.get("follow") == "1",
                          created_by=current_user.username, state="queued")
 
 

@@ -156,3 +156,31 @@ def test_a_variable_star_in_the_automatic_ensemble_is_dropped(tmp_path, monkeypa
     page = client.get(f"/photometry/{run_id}").get_data(as_text=True)
     assert "Dropped from the automatic ensemble as variable" in page and "data-comparisons-dropped" in page
     services.close()
+
+
+def test_a_following_run_is_queued_again_when_a_frame_of_its_target_arrives(tmp_path, monkeypatch, field):
+    from common import names
+    from common.contracts import FrameIngested
+    from master.library.triggers import on_frame_ingested
+
+    paths, target, _ = field
+    services = make_services(tmp_path, monkeypatch)
+    assert [r["status"] for r in ingest_paths(services, paths[:-1])] == ["ingested"] * (N - 1)
+    following, other = add_run(services, target, follow=True), add_run(services, target)
+    for run_id in (following, other):
+        assert run_photometry_job(services, PhotometryJob(run_id=run_id).to_wire()) == "done"
+    queue = services.job_broker.queues[names.SCIENCE_QUEUE]
+    before = queue.qsize()
+    assert [r["status"] for r in ingest_paths(services, paths[-1:])] == ["ingested"]
+    with services.sessions() as session:
+        frame = session.scalars(select(Frame).order_by(Frame.id.desc())).first()
+        message = FrameIngested(frame_id=frame.id, key=frame.key, sha256=frame.sha256, accepted=frame.accepted)
+    on_frame_ingested(services, message)
+    assert queue.qsize() == before + 1  # the following run only
+    with services.sessions() as session:
+        assert session.get(PhotometryRun, following).state == "queued"
+        assert session.get(PhotometryRun, other).state == "done"
+    assert run_photometry_job(services, PhotometryJob(run_id=following).to_wire()) == "done"
+    with services.sessions() as session:
+        assert session.get(PhotometryRun, following).frames_used == N
+    services.close()

@@ -1,4 +1,4 @@
-"""transit_fits: transit fits of photometry runs' light curves
+"""transit_fits: transit fits of photometry runs' light curves; photometry_runs.follow
 
 Revision ID: 0018
 Revises: 0016
@@ -35,9 +35,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('transit_fits', schema=None) as batch_op:
         batch_op.create_index('ix_transit_fits_photometry_run_id', ['photometry_run_id'], unique=False)
+    with op.batch_alter_table('photometry_runs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('follow', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('photometry_runs', schema=None) as batch_op:
+        batch_op.drop_column('follow')
     with op.batch_alter_table('transit_fits', schema=None) as batch_op:
         batch_op.drop_index('ix_transit_fits_photometry_run_id')
     op.drop_table('transit_fits')

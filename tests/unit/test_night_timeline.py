@@ -160,3 +160,26 @@ def test_no_replan_when_the_new_plan_is_what_the_node_still_has_to_do(services, 
         services.job_broker.declare_queue(names.schedule_queue("scope1"))
         decision = consider(session, services.job_broker, binding, now, 20.0)
     assert not decision.replan and _queued(services) == []
+
+
+def test_safe_again_after_unsafe_replans_the_rest_of_the_night(services, setup):
+    from master.auto_replan import safety_before
+
+    now = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+    with services.sessions() as session:
+        until_23h_local(session)
+        binding = session.get(TelescopeNode, setup)
+        first = plan_tonight(session, binding, NIGHT).job("first")
+        session.add(SentSchedule(job_id="first", node_name="scope1", night=NIGHT, site_name="Backyard", sent_by="admin",
+                                 sent_at=now - timedelta(hours=3), job=first.to_wire()))
+        session.add(SafetyRecord(node_name="roof1", state="unsafe", reasons=["rain"], at=now - timedelta(hours=1)))
+        session.commit()
+    assert safety_before(services.sessions, "roof1") == "unsafe" and safety_before(services.sessions, "x") is None
+    with services.sessions() as session:
+        services.job_broker.declare_queue(names.schedule_queue("scope1"))
+        binding = session.get(TelescopeNode, setup)
+        decision = consider(session, services.job_broker, binding, now, 20.0, safety="safe", safety_before="unsafe")
+    assert decision.replan and "safe again" in decision.why
+    (job,) = _queued(services)
+    assert job.replaces == "first" and job.targets[0].name == "M 31"
+    assert sum(r.count for r in job.targets[0].rows) < sum(r.count for r in first.targets[0].rows)  # an hour left

@@ -45,3 +45,16 @@ def test_at_most_once_per_interval():
 def test_nothing_sent_or_nothing_left_never_replans():
     assert not decide([], NOW, NOW - timedelta(hours=2), safety="safe", safety_before="unsafe").replan
     assert not decide(["M42"], NOW, None, cover=EAST_CLOUDY, positions=POSITIONS).replan
+
+
+def test_the_interval_is_configured_and_checked():
+    import pytest
+    from pydantic import ValidationError
+
+    from common.config import PlannerConfig
+
+    assert PlannerConfig().replan_every_min == 20 and PlannerConfig().auto_replan
+    assert PlannerConfig(replan_every_min=5).replan_every_min == 5
+    for bad in (0, -3, 10_000):
+        with pytest.raises(ValidationError):
+            PlannerConfig(replan_every_min=bad)

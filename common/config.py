@@ -75,6 +75,13 @@ class WorkerConfig(Section):
     threads: int = Field(default=2, ge=1, le=64)
 
 
+class PlannerConfig(Section):
+    """The night planner's own re-plans during the night (after unsafe periods, under clouds)."""
+
+    auto_replan: bool = Field(default=True, description="re-plan by itself when the sky or the safety verdict changes")
+    replan_every_min: float = Field(default=20.0, ge=1, le=720, description="at most one automatic re-plan per node this often")
+
+
 class LibraryConfig(Section):
     """The calibration library and live stacks the worker builds from ingested frames."""
 
@@ -263,6 +270,7 @@ class MasterConfig(RoleSettings):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     library: LibraryConfig = Field(default_factory=LibraryConfig)
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
 
 
 class TelescopeConfig(RoleSettings):

@@ -163,6 +163,7 @@ class SentSchedule(Base):
     sent_by: Mapped[str | None] = mapped_column(String(80))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     job: Mapped[dict] = mapped_column(JSON)  # ScheduleJob.to_wire()
+    replan_reason: Mapped[str | None] = mapped_column(Text)  # None: a first send; else why it replaced the last
 
 
 class Node(Base):

@@ -31,6 +31,7 @@ from .stacking.live import update_live_stack
 from .science.photometry_job import run_photometry_job
 from .science.transit_job import run_transit_job
 from .science.solex_job import run_solex
+from .auto_replan import auto_replan, safety_before
 from .models import DeadLetter
 from .nodes import (record_cloud_map, record_heartbeat, record_job_progress, record_roof_result, record_roof_state,
                     record_safety, record_weather)
@@ -123,8 +124,14 @@ def subscribe_events(services) -> None:
 
     def on_event(routing_key, message):
         record = recorders.get(type(message))
-        if record is not None:
-            record(services.sessions, message)
+        if record is None:
+            return
+        before = safety_before(services.sessions, message.node) if isinstance(message, SafetyState) else None
+        record(services.sessions, message)
+        if isinstance(message, SafetyState) and before == "unsafe" and message.state == "safe":
+            auto_replan(services, safety=message.state, safety_before=before)
+        elif isinstance(message, CloudMap):
+            auto_replan(services)
 
     services.bus.subscribe([names.HEARTBEAT_PATTERN, names.JOB_PROGRESS_PATTERN, names.SAFETY_PATTERN,
                             names.ROOF_PATTERN, names.ROOF_RESULT_PATTERN, names.WEATHER_PATTERN,

@@ -1,4 +1,5 @@
-"""Tonight's timeline as SVG geometry: twilight bands, planned blocks, altitude curves, the moon.
+"""Tonight's timeline as SVG geometry: twilight bands, planned blocks, what ran, unsafe periods,
+altitude curves, the moon.
 
 Only numbers and class names are produced here; the template draws them, and
 the colours live in the stylesheet (the CSP allows no inline styles).
@@ -6,14 +7,16 @@ the colours live in the stylesheet (the CSP allows no inline styles).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 WIDTH = 1000
-LANE_H = 34  # the row of blocks on top
-CHART_TOP = LANE_H + 8
+LANE_H = 34  # the row of planned blocks on top
+RAN_TOP = LANE_H + 4
+RAN_H = 16  # the row of frames taken, under the planned one
+CHART_TOP = RAN_TOP + RAN_H + 8
 CHART_H = 180  # altitude 90° at the top, 0° at the bottom
 HEIGHT = CHART_TOP + CHART_H + 18  # room for hour labels
 PAD = timedelta(hours=1)
@@ -35,11 +38,15 @@ class Timeline:
     bands: list[tuple[float, float, str]] = field(default_factory=list)  # x, width, darkness
     blocks: list[tuple[float, float, str, str, int]] = field(default_factory=list)  # x, width, target, times, colour
     curves: list[tuple[str, str, int]] = field(default_factory=list)  # target, SVG points, colour
+    ran: list[tuple[float, float, str, str, int]] = field(default_factory=list)  # x, width, target, accepted|rejected, colour
+    unsafe: list[tuple[float, float, str]] = field(default_factory=list)  # x, width, why
     moon: str = ""
     ticks: list[tuple[float, str]] = field(default_factory=list)
     width: int = WIDTH
     height: int = HEIGHT
     lane_h: int = LANE_H
+    ran_top: int = RAN_TOP
+    ran_h: int = RAN_H
     chart_top: int = CHART_TOP
     chart_bottom: int = CHART_TOP + CHART_H
 
@@ -58,13 +65,17 @@ def _points(values: np.ndarray, xs: np.ndarray) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
 
 
-def build_timeline(tonight, zone: ZoneInfo) -> Timeline:
+def build_timeline(tonight, zone: ZoneInfo, frames=(), safety=()) -> Timeline:
+    """``frames``: ``RanFrame`` objects (master.night_record); ``safety``: ``Stretch`` objects (master.safety_timeline) of the night; unsafe ones are marked."""
     sky = tonight.sky
     first, last = _window(sky)
     span = max(1, last - first)
 
     def x(index: float) -> float:
         return round((index - first) / span * WIDTH, 1)
+
+    def at(when: datetime) -> float:
+        return x(min(max((when - sky.times[0]) / sky.step, first), last))
 
     line = Timeline()
     levels = [darkness(alt) for alt in sky.sun_alt[first:last]]
@@ -80,6 +91,15 @@ def build_timeline(tonight, zone: ZoneInfo) -> Timeline:
         left, right = x(block.slots[0]), x(block.slots[-1] + 1)
         times = f"{block.start.astimezone(zone):%H:%M}–{block.end.astimezone(zone):%H:%M}"
         line.blocks.append((left, right - left, block.name, times, colour[block.name]))
+    for frame in frames:
+        left, right = at(frame.start), at(frame.start + timedelta(seconds=frame.exposure_s or 0))
+        if right > 0 and left < WIDTH:  # frames outside the chart's hours are not drawn
+            line.ran.append((left, max(right - left, 1.0), frame.target,
+                             "accepted" if frame.accepted else "rejected", colour.get(frame.target, COLOURS)))
+    for stretch in safety:
+        if stretch.state == "unsafe" and at(stretch.end) > at(stretch.start):
+            line.unsafe.append((at(stretch.start), at(stretch.end) - at(stretch.start),
+                                ", ".join(stretch.reasons) or "unsafe"))
     xs = np.array([x(i) for i in range(first, last)])
     for request in planned:
         track = sky.target(request.ra_deg, request.dec_deg)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, timezone
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,7 +14,10 @@ from wtforms.validators import InputRequired
 from common.ekos.from_job import EkosOptions, job_archive
 from common.jobs import send_schedule
 from master.models import SentSchedule, TelescopeNode
-from master.tonight import NothingToSend, current_night, last_sent, plan_tonight, replan_conditions, site_zone
+from master.missed_blocks import missed_blocks
+from master.night_record import frames_ran, job_outcome, sent_tonight, unsafe_stretches
+from master.tonight import (NothingToSend, current_night, last_sent, plan_tonight, replan_conditions, site_zone,
+                            utc_now)
 from .context import db, services
 from .forms import flash_errors
 from .timeline import build_timeline
@@ -57,10 +60,25 @@ def index():
     sent = list(db().scalars(select(SentSchedule).where(SentSchedule.node_name == binding.node_name)
                              .order_by(SentSchedule.sent_at.desc()).limit(10)))
     zone = site_zone(binding)
+    ran, unsafe, missed = _what_ran(binding, tonight, night, zone)
     return render_template("tonight/index.html", bindings=bindings, binding=binding, tonight=tonight, zone=zone,
-                           timeline=build_timeline(tonight, zone), sent=sent, night=night,
+                           timeline=build_timeline(tonight, zone, ran, unsafe), sent=sent, night=night, missed=missed,
                            form=SendForm(node_id=binding.id, night=night), job=_preview(tonight),
                            is_tonight=night == current_night(binding))
+
+
+def _what_ran(binding, tonight, night, zone):
+    """Frames taken and unsafe stretches over the chart's hours, and the planned blocks that did not run."""
+    start, end = tonight.sky.times[0], tonight.sky.times[-1] + tonight.sky.step
+    ran = frames_ran(db(), binding.node_name, start, end)
+    unsafe = unsafe_stretches(db(), start, end)
+    sent = sent_tonight(db(), binding.node_name, night)
+    state, reason = job_outcome(db(), sent[-1].job_id if sent else None)
+    replans = [(s.sent_at if s.sent_at.tzinfo else s.sent_at.replace(tzinfo=timezone.utc), s.replan_reason)
+               for s in sent if s.replan_reason]
+    missed = missed_blocks(tonight.plan.blocks, ran, utc_now(), unsafe=unsafe, job_state=state, job_reason=reason,
+                           replanned=replans, zone=zone) if sent else {}
+    return ran, unsafe, missed
 
 
 def _preview(tonight):
@@ -118,18 +136,18 @@ def replan():
     except NothingToSend as exc:
         flash(f"Nothing sent: {exc}", "error")
         return back
-    if _send(binding, form.night.data, job):
-        clouds = conditions.clouds
-        cover = ("no recent cloud map" if clouds is None else
-                 f"cloud map of {clouds.source} at {clouds.taken_at:%H:%M} UTC: "
-                 f"{sum(1 for r in clouds.regions if (r.cloud_fraction or 0) >= conditions.cloud_limit)} of "
-                 f"{len(clouds.regions)} regions avoided")
+    clouds = conditions.clouds
+    cover = ("no recent cloud map" if clouds is None else
+             f"cloud map of {clouds.source} at {clouds.taken_at:%H:%M} UTC: "
+             f"{sum(1 for r in clouds.regions if (r.cloud_fraction or 0) >= conditions.cloud_limit)} of "
+             f"{len(clouds.regions)} regions avoided")
+    if _send(binding, form.night.data, job, f"by hand ({cover})"):
         replaced = f", replacing {previous.job_id}" if previous else ""
         flash(f"Re-planned from {conditions.start:%H:%M} UTC ({cover}): {job.job_id} sent to {job.node}{replaced}", "ok")
     return back
 
 
-def _send(binding: TelescopeNode, night: date, job) -> bool:
+def _send(binding: TelescopeNode, night: date, job, replan_reason: str | None = None) -> bool:
     try:
         send_schedule(services().job_broker, job)
     except Exception as exc:  # the broker is down or refuses: say so, record nothing
@@ -137,7 +155,7 @@ def _send(binding: TelescopeNode, night: date, job) -> bool:
         flash(f"Could not send the schedule to {binding.node_name}: {exc}", "error")
         return False
     db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=night, site_name=binding.site.name,
-                          sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire()))
+                          sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire(), replan_reason=replan_reason))
     db().commit()
     return True
 

@@ -2,11 +2,17 @@
 a plan, tonight's blocks, and the Send button."""
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import dramatiq
 import pytest
+from sqlalchemy import select
 
 from common import names
 from common.contracts import ScheduleJob, parse_message
+from master.models import Frame, SafetyRecord, TelescopeNode
+from master.tonight import plan_tonight
+from tests.unit.test_web_support import frame_values
 from .test_portal import log_in
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +89,21 @@ def test_equipment_plan_tonight_and_send(page, portal):
     job = parse_message(dramatiq.Message.decode(waiting[0]).args[0], ScheduleJob)
     assert [(t.name, [(r.filter_name, r.exposure_s, r.count) for r in t.rows]) for t in job.targets] == \
         [("M 31", [("L", 300.0, 12)])]
+
+    # What ran: a rejected frame of M 31 before its block; the observatory unsafe all through the block.
+    with portal.services.sessions() as session:
+        binding = session.scalars(select(TelescopeNode)).one()
+        block = plan_tonight(session, binding, date.fromisoformat(NIGHT)).plan.blocks[0]
+        session.add(Frame(**frame_values(object_name="M 31", target_name="M31", accepted=False,
+                                         date_obs=block.start - timedelta(minutes=20), night=date.fromisoformat(NIGHT))))
+        session.add_all(SafetyRecord(node_name="roof1", state="unsafe", reasons=["rain"],
+                                     at=block.start - timedelta(minutes=5 * (1 - i))) for i in range(40))
+        session.commit()
+    page.reload()
+    assert page.locator("#ran-lane g[data-ran='M 31'].rejected").count() == 1
+    assert page.locator("#timeline rect.unsafe").count() == 1
+    assert "unsafe period" in page.locator("#missed li").inner_text()
+    page.screenshot(path="/tmp/obsy-tonight-ran.png", full_page=True)
 
     # The same night as EKOS files for a KStars that OBSY does not drive.
     page.fill("#ekos-form input[name=files_dir]", "/home/astro/sched")

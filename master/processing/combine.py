@@ -8,9 +8,8 @@ stays the same, whatever the number of frames.
 Rejection follows ccdproc's ``Combiner.sigma_clipping`` (astropy ``sigma_clip`` along the frame
 axis, one pass by default): centre and spread per pixel from the values present, values outside
 centre - low x spread .. centre + high x spread rejected. Missing values (NaN, e.g. outside a
-registered frame's footprint) are neither used nor counted as rejected. A band is float32 (the
-frames' own precision; sums are accumulated in float64) and is split between the cores: sorting and
-NumPy's element-wise work release the GIL, so threads share the band without copying it.
+registered frame's footprint) are neither used nor counted as rejected. Arithmetic is float64 inside
+a band (as ccdproc's), results are float32.
 """
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import mmap
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,7 +28,7 @@ __all__ = ["CombineResult", "FrameCube", "band_rows", "combine_arrays", "combine
 #: bytes a band of rows may use while it is combined (all frames' rows and the work arrays)
 DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024
 MAD_TO_SIGMA = 1.482602218505602   # the factor astropy's mad_std uses
-_BYTES_PER_VALUE = 32               # the float32 band and its work arrays (sorted copy, deviations...)
+_WORK_COPIES = 4                    # float64 arrays of band size alive at once in _combine_band
 METHODS = ("mean", "median")
 
 
@@ -65,9 +63,9 @@ class FrameCube:
         self._release()
 
     def rows(self, r0: int, r1: int, frames: Sequence[int] | None = None) -> np.ndarray:
-        """Rows r0..r1 of every frame (or of ``frames``), as a (n, r1 - r0, W) float32 array in memory."""
+        """Rows r0..r1 of every frame (or of ``frames``), as a (n, r1 - r0, W) float64 array in memory."""
         block = self.array[:, r0:r1] if frames is None else self.array[list(frames), r0:r1]
-        out = np.array(block, dtype=np.float32)
+        out = np.array(block, dtype=np.float64)
         self._release()
         return out
 
@@ -97,7 +95,7 @@ class FrameCube:
 
 def band_rows(n_frames: int, width: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
     """Rows per band so that one band of every frame and its work arrays fit the budget."""
-    per_row = max(1, n_frames) * width * _BYTES_PER_VALUE
+    per_row = max(1, n_frames) * width * 8 * _WORK_COPIES
     return max(1, int(memory_budget // per_row))
 
 
@@ -130,24 +128,14 @@ def combine_cube(cube: FrameCube, *, method: str = "mean", sigma: float | None =
     coverage = np.zeros((h, width), dtype=np.uint16)
     step = band_rows(len(index), width, memory_budget)
     all_frames = frames is None
-    with ThreadPoolExecutor(_workers()) as pool:
-        for r0 in range(0, h, step):
-            r1 = min(h, r0 + step)
-            block = cube.rows(r0, r1, None if all_frames else index)
-            cuts = np.linspace(0, r1 - r0, min(_workers(), r1 - r0) + 1).astype(int)
-            parts = [block[:, a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-            combined = pool.map(lambda part: _combine_band(part, method, low, high, iterations, w), parts)
-            for a, b, (d, rej, cov) in zip(cuts[:-1], cuts[1:], combined):
-                data[r0 + a:r0 + b], rejected[r0 + a:r0 + b], coverage[r0 + a:r0 + b] = d, rej, cov
-            del block, parts
-            if progress is not None:
-                progress(r1 - r0)
+    for r0 in range(0, h, step):
+        r1 = min(h, r0 + step)
+        block = cube.rows(r0, r1, None if all_frames else index)
+        data[r0:r1], rejected[r0:r1], coverage[r0:r1] = _combine_band(block, method, low, high, iterations, w)
+        del block
+        if progress is not None:
+            progress(r1 - r0)
     return CombineResult(data, rejected, coverage, len(index))
-
-
-def _workers() -> int:
-    """Cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def combine_arrays(frames: Sequence[np.ndarray], *, workdir=None, **options) -> CombineResult:
@@ -163,69 +151,46 @@ def combine_arrays(frames: Sequence[np.ndarray], *, workdir=None, **options) -> 
 
 def _combine_band(x: np.ndarray, method: str, low: float | None, high: float | None, iterations: int,
                   weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clip and combine a (n, rows, W) float32 block; NaN marks missing values.
-
-    Works on the values sorted along the frame axis: clipping around a centre keeps a contiguous run
-    ``s[first:end]`` of them, so each pass only moves the two ends, and the median of what is kept is
-    read at an index instead of sorted again. Decisions depend on values only (ties share them).
-    """
-    s = np.sort(x, axis=0)                                     # NaN sorts last
-    present = (~np.isnan(s)).sum(axis=0, dtype=np.int32)       # values per pixel
-    first = np.zeros_like(present)
-    end = present.copy()
-    clip = low is not None or high is not None
-    for _ in range(max(1, iterations) if clip else 0):
-        kept = end - first
-        center = _median_of_run(s, first, kept)
-        deviation = s - center
-        spread = np.abs(deviation)
-        _outside_run(spread, first, end)
-        spread.sort(axis=0)
-        spread = np.float32(MAD_TO_SIGMA) * _median_of_run(spread, np.zeros_like(first), kept)
-        new_first, new_end = first, end
-        if low is not None:
-            new_first = np.maximum(first, (deviation < -abs(low) * spread).sum(axis=0, dtype=np.int32))
-        if high is not None:
-            new_end = np.minimum(end, present - (deviation > abs(high) * spread).sum(axis=0, dtype=np.int32))
-        del deviation, spread
-        new_end = np.maximum(new_end, new_first)
-        if np.array_equal(new_first, first) and np.array_equal(new_end, end):
-            break
-        first, end = new_first, new_end
-    kept = end - first
-    rejected = (present - kept).astype(np.uint16)
-    coverage = kept.astype(np.uint16)
+    """Clip and combine a (n, rows, W) float64 block in place; NaN marks missing values."""
+    rejected = np.zeros(x.shape[1:], dtype=np.uint16)
+    if low is not None or high is not None:
+        for _ in range(max(1, iterations)):
+            center = nanmedian0(x)
+            deviation = x - center
+            spread = MAD_TO_SIGMA * nanmedian0(np.abs(deviation))
+            bad = np.zeros(x.shape, dtype=bool)
+            if low is not None:
+                bad |= deviation < -abs(low) * spread
+            if high is not None:
+                bad |= deviation > abs(high) * spread
+            del deviation
+            n_bad = bad.sum(axis=0, dtype=np.uint16)
+            if not n_bad.any():
+                break
+            rejected += n_bad
+            x[bad] = np.nan
+            del bad
+    valid = ~np.isnan(x)
+    coverage = valid.sum(axis=0, dtype=np.uint16)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "median":
-            result = _median_of_run(s, first, kept)
-        elif weights is None:
-            rank = np.arange(len(s), dtype=np.int32)[:, None, None]
-            in_run = (rank >= first) & (rank < end)
-            result = np.where(in_run, s, np.float32(0)).sum(axis=0, dtype=np.float64) / kept
+            result = nanmedian0(x)
         else:
-            # a frame's value is kept when it lies within the kept run's extremes (ties decide alike)
-            lowest = np.take_along_axis(s, np.minimum(first, len(s) - 1)[None], 0)[0]
-            highest = np.take_along_axis(s, np.maximum(end - 1, 0)[None], 0)[0]
-            keep = (x >= lowest) & (x <= highest)
-            w = weights[:, None, None]
-            result = (np.where(keep, x, np.float32(0)) * w).sum(axis=0) / (keep * w).sum(axis=0)
-    result = np.asarray(result, dtype=np.float32)
-    result[kept == 0] = np.nan
-    return result, rejected, coverage
+            np.nan_to_num(x, copy=False, nan=0.0)
+            if weights is None:
+                result = x.sum(axis=0) / coverage
+            else:
+                wv = weights[:, None, None] * valid
+                result = (x * weights[:, None, None]).sum(axis=0) / wv.sum(axis=0)
+    return result.astype(np.float32), rejected, coverage
 
 
-def _median_of_run(s: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Median of ``s[first:first + count]`` along axis 0 (``s`` sorted), per pixel; NaN where count is 0."""
-    lo = first + np.maximum(count - 1, 0) // 2
-    hi = first + count // 2
-    top = len(s) - 1
-    med = 0.5 * (np.take_along_axis(s, np.minimum(lo, top)[None], 0)[0]
-                 + np.take_along_axis(s, np.minimum(hi, top)[None], 0)[0])
+def nanmedian0(x: np.ndarray) -> np.ndarray:
+    """Median along axis 0 ignoring NaN (NaN where every value is NaN); sort-based, fast for small n."""
+    s = np.sort(x, axis=0)  # NaN sorts last
+    count = (~np.isnan(s)).sum(axis=0)
+    lo = np.maximum((count - 1) // 2, 0)[None]
+    hi = np.maximum(count // 2, 0)[None]
+    med = 0.5 * (np.take_along_axis(s, lo, 0)[0] + np.take_along_axis(s, hi, 0)[0])
     med[count == 0] = np.nan
     return med
-
-
-def _outside_run(values: np.ndarray, first: np.ndarray, end: np.ndarray) -> None:
-    """Set ``values`` outside each pixel's run ``first:end`` (frame axis) to +inf, in place: they sort last."""
-    rank = np.arange(len(values), dtype=np.int32)[:, None, None]
-    values[(rank < first) | (rank >= end)] = np.inf

@@ -10,7 +10,6 @@ import ccdproc
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.stats import sigma_clip
 from astropy.nddata import CCDData
 
 from master.fitsmeta.normalize import FrameMeta
@@ -132,44 +131,6 @@ def test_streaming_bands_give_the_same_result_as_one_band(frames):
     np.testing.assert_array_equal(one.rejected, many.rejected)
     assert one.rejected[50, 60] >= 1 and one.data[50, 60] < 110
     assert set(np.unique(one.coverage + one.rejected)) == {9}
-
-
-@pytest.mark.parametrize("method", ["mean", "median"])
-def test_clipped_combine_matches_astropy_sigma_clip(method):
-    """One pass of the sorted-run clipping gives astropy's sigma_clip (median, MAD), missing values and ties
-    included. (With more passes astropy differs on a few pixels, as the former float64 code did.)"""
-    iterations = 1
-    rng = np.random.default_rng(11)
-    stack = rng.normal(100, 5, (15, 30, 40)).astype(np.float32)
-    stack[:, :10] = np.round(stack[:, :10])                 # integer values: ties, as in a raw bias
-    stack[3, 5:9, 7] = 400.0                                 # outliers on both sides
-    stack[8, 20, :] = -300.0
-    stack[rng.random(stack.shape) < 0.1] = np.nan            # outside registered footprints
-    stack[:, 0, 0] = np.nan                                  # a pixel nobody covered
-    stack[:-1, 0, 1] = np.nan                                # a pixel only one frame covered
-    stack[-1, 0, 1] = 99.0
-    result = combine_arrays(list(stack), method=method, sigma=2.0, iterations=iterations)
-    clipped = sigma_clip(np.ma.masked_invalid(stack.astype(np.float64)), sigma=2.0, maxiters=iterations,
-                         cenfunc="median", stdfunc="mad_std", axis=0)
-    expected = np.ma.median(clipped, axis=0) if method == "median" else clipped.mean(axis=0)
-    used = (~clipped.mask).sum(axis=0)
-    np.testing.assert_array_equal(result.coverage, used)
-    np.testing.assert_array_equal(result.rejected, np.isfinite(stack).sum(axis=0) - used)
-    np.testing.assert_allclose(result.data, expected.filled(np.nan), rtol=1e-6, equal_nan=True)
-    assert np.isnan(result.data[0, 0]) and result.data[0, 1] == stack[-1, 0, 1]
-
-
-def test_weighted_clipped_mean_leaves_out_what_clipping_rejected():
-    rng = np.random.default_rng(5)
-    stack = rng.normal(50, 2, (9, 6, 7)).astype(np.float32)
-    stack[2, 3, 4] = 900.0
-    weights = rng.uniform(0.5, 2.0, 9)
-    result = combine_arrays(list(stack), sigma=3.0, weights=list(weights))
-    clipped = sigma_clip(stack.astype(np.float64), sigma=3.0, maxiters=1, cenfunc="median", stdfunc="mad_std",
-                         axis=0)
-    expected = np.ma.average(clipped, axis=0, weights=np.broadcast_to(weights[:, None, None], stack.shape))
-    np.testing.assert_allclose(result.data, expected, rtol=1e-6)
-    assert result.rejected[3, 4] >= 1
 
 
 def test_combine_weights_missing_values_and_errors():

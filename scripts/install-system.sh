@@ -9,6 +9,8 @@
 #   indi-bin         indiserver and the INDI simulator drivers (INDI backend tests)
 #   kstars xvfb dbus-daemon   KStars/Ekos on a virtual display and a private session bus (EKOS backend tests)
 #   python3-venv     Debian's python3 builds the venv the Ansible deployment test installs
+#   openssh-server iproute2   the deployment test's hosts: network namespaces, an sshd in each
+#   nginx            the master role's site (nginx -t in production; installed like the target hosts)
 # Extra packages can be given after the profile or in OBSY_EXTRA_PACKAGES (space separated), e.g.
 #   scripts/install-system.sh test siril
 #
@@ -26,7 +28,7 @@ if ! "${OBSY_PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 case "$profile" in
     runtime) ;;
-    test) PACKAGES+=(rabbitmq-server postgresql mosquitto chromium indi-bin kstars xvfb dbus-daemon python3-venv) ;;
+    test) PACKAGES+=(rabbitmq-server postgresql mosquitto chromium indi-bin kstars xvfb dbus-daemon python3-venv openssh-server iproute2 nginx) ;;
     *) echo "install-system: unknown profile '$profile' (use runtime or test)" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2206

@@ -10,7 +10,7 @@
 #   kstars xvfb dbus-daemon   KStars/Ekos on a virtual display and a private session bus (EKOS backend tests)
 #   python3-venv     Debian's python3 builds the venv the Ansible deployment test installs
 #   openssh-server iproute2   the deployment test's hosts: network namespaces, an sshd in each
-#   nginx            the master role's site (nginx -t in production; installed like the target hosts)
+#   nginx            what the master role puts in front of the portal (not yet run by the tests)
 # Extra packages can be given after the profile or in OBSY_EXTRA_PACKAGES (space separated), e.g.
 #   scripts/install-system.sh test siril
 #

@@ -10,6 +10,8 @@
 #   kstars xvfb dbus-daemon   KStars/Ekos on a virtual display and a private session bus (EKOS backend tests)
 #   python3-venv     Debian's python3 builds the venv the Ansible deployment test installs
 #   astrometry.net   solve-field and build-astrometry-index (plate solving on an index the tests build)
+#   openssh-server iproute2   the deployment test's hosts: network namespaces, an sshd in each
+#   nginx            what the master role puts in front of the portal (not yet run by the tests)
 # Extra packages can be given after the profile or in OBSY_EXTRA_PACKAGES (space separated), e.g.
 #   scripts/install-system.sh test siril
 #
@@ -28,7 +30,7 @@ fi
 case "$profile" in
     runtime) ;;
     test) PACKAGES+=(rabbitmq-server postgresql mosquitto chromium indi-bin kstars xvfb dbus-daemon python3-venv
-                     astrometry.net) ;;
+                     astrometry.net openssh-server iproute2 nginx) ;;
     *) echo "install-system: unknown profile '$profile' (use runtime or test)" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2206

@@ -83,7 +83,9 @@ __all__ = [
     "IndiServer",
 ]
 
-HOST = "127.0.0.1"
+# tests/netns_hosts.py runs servers inside a test-made network namespace, on all of that
+# namespace's addresses (OBSY_TEST_SERVER_HOST=0.0.0.0); everywhere else: loopback only.
+HOST = os.environ.get("OBSY_TEST_SERVER_HOST", "127.0.0.1")
 KEEP_DIRS_ENV = "OBSY_KEEP_SERVER_DIRS"  # set to 1 to keep private dirs (logs) after stop()
 
 

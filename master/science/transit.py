@@ -147,9 +147,14 @@ def fit_transit(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray, params
             best = res
     theta = best.x
     chi2 = float(2 * best.cost)
-    dof = max(len(t) - len(theta), 1)
+    # a parameter the data cannot move (c1 when the airmass never changes, or no airmass was given)
+    # leaves a zero column in the Jacobian: it is left out of the covariance and its error is 0
+    used = np.linalg.norm(best.jac, axis=0) > 0
+    dof = max(len(t) - int(used.sum()), 1)
     try:
-        cov = np.linalg.inv(best.jac.T @ best.jac) * max(chi2 / dof, 1.0)
+        cov = np.zeros((len(theta), len(theta)))
+        jac = best.jac[:, used]
+        cov[np.ix_(used, used)] = np.linalg.inv(jac.T @ jac) * max(chi2 / dof, 1.0)
         errors = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         cov, errors = None, np.full(len(theta), np.nan)

@@ -101,3 +101,14 @@ def test_exotic_report_round_trip():
 def test_fit_needs_points():
     with pytest.raises(ValueError):
         fit_transit(np.arange(5.0), np.ones(5), np.ones(5), guess())
+
+
+def test_a_curve_without_airmass_still_has_errors():
+    # space data or a CSV without airmass: the airmass slope cannot be fitted, the rest must be
+    t, flux, err, _ = synthetic(seed=7)
+    fit = fit_transit(t, flux, err, guess(), None)
+    assert fit.errors["c1"] == 0.0 and fit.dof == len(t) - 5
+    assert all(np.isfinite(e) for e in fit.errors.values())
+    for name in ("tc", "rp"):
+        assert 0 < fit.errors[name] < 0.01 and abs(fit.values[name] - TRUE[name]) < 4 * fit.errors[name], name
+    assert np.isfinite(fit.duration_err) and fit.duration_err > 0

@@ -1,9 +1,11 @@
 """How far each imaging plan has come: accepted light frames only, row by row, night by night.
 
 A frame counts toward a row when it is an accepted light of the plan's target
-(linked by id or recorded under the target's name) with the row's filter and
-exposure. Two rows asking for the same filter and exposure share those frames
-in row order rather than both counting them.
+(linked by id or recorded under the target's name) with the row's filter,
+exposure and binning, and the row's gain and offset when the row sets them (a
+frame whose header does not say counts: older capture programs leave them out).
+Two rows asking for the same settings share those frames in row order rather
+than both counting them.
 """
 from __future__ import annotations
 
@@ -63,19 +65,31 @@ class PlanProgress:
         return sorted(found, key=lambda n: (n is None, n))
 
 
-def accepted_counts(session: Session, plan: ImagingPlan) -> list[tuple[str | None, float | None, date | None, int]]:
-    """(filter, exposure, night, frames) of the target's accepted lights, oldest night first."""
+def same_setting(frame_value: float | None, row_value: float | None) -> bool:
+    """A row without the setting takes any frame; a frame that does not record it is given the benefit."""
+    return row_value is None or frame_value is None or abs(frame_value - row_value) < 0.5
+
+
+def matches(entry: list, row: PlanRow) -> bool:
+    filter_name, exposure, _, binning, gain, offset, _ = entry
+    return (same_filter(filter_name, row.filter_name) and same_exposure(exposure, row.exposure_s)
+            and same_setting(binning, row.binning or 1) and same_setting(gain, row.gain)
+            and same_setting(offset, row.offset))
+
+
+def accepted_counts(session: Session, plan: ImagingPlan) -> list[tuple]:
+    """(filter, exposure, night, binning, gain, offset, frames) of the target's accepted lights, oldest night first."""
     target = plan.target
-    stmt = (select(Frame.filter_name, Frame.exposure_s, Frame.night, func.count())
+    stmt = (select(Frame.filter_name, Frame.exposure_s, Frame.night, Frame.binning_x, Frame.gain, Frame.offset,
+                   func.count())
             .where(Frame.frame_type == "light", Frame.accepted.is_(True),
                    or_(Frame.target_id == target.id, func.lower(Frame.target_name) == target.name.lower()))
-            .group_by(Frame.filter_name, Frame.exposure_s, Frame.night))
+            .group_by(Frame.filter_name, Frame.exposure_s, Frame.night, Frame.binning_x, Frame.gain, Frame.offset))
     return sorted(session.execute(stmt).all(), key=lambda r: (r[2] is None, r[2] or date.min))
 
 
 def plan_progress(session: Session, plan: ImagingPlan) -> PlanProgress:
-    pool = [[filter_name, exposure, night, count] for filter_name, exposure, night, count in
-            accepted_counts(session, plan)]
+    pool = [list(entry) for entry in accepted_counts(session, plan)]
     rows = []
     for row in plan.rows:
         taken: dict[date | None, int] = defaultdict(int)
@@ -83,9 +97,9 @@ def plan_progress(session: Session, plan: ImagingPlan) -> PlanProgress:
         for entry in pool:
             if wanted == 0:
                 break
-            if entry[3] and same_filter(entry[0], row.filter_name) and same_exposure(entry[1], row.exposure_s):
-                used = min(wanted, entry[3])
-                entry[3] -= used
+            if entry[-1] and matches(entry, row):
+                used = min(wanted, entry[-1])
+                entry[-1] -= used
                 wanted -= used
                 taken[entry[2]] += used
         rows.append(RowProgress(row, dict(taken)))

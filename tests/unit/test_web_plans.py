@@ -118,3 +118,19 @@ def test_filter_names_are_escaped_and_guests_only_read(client, services):
     page = guest.get("/plans").get_data(as_text=True)
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page and "plan-form" not in page
     assert guest.post("/plans/add", data={"target_id": target_id}).status_code == 403
+
+
+def test_progress_counts_a_row_s_binning_gain_and_offset(client, services):
+    target_id = make_target(services)
+    with services.sessions() as session:
+        session.add(ImagingPlan(target_id=target_id, rows=[
+            PlanRow(filter_name="L", exposure_s=300.0, count=5, binning=2, gain=120),
+            PlanRow(filter_name="L", exposure_s=300.0, count=5)]))  # 1×1, the camera's gain
+        session.commit()
+    lights = {"filter_name": "L", "exposure_s": 300.0, "target_name": "M 31"}
+    add_frame(services, binning_x=2, binning_y=2, gain=120, offset=10, **lights)  # row 1
+    add_frame(services, binning_x=2, binning_y=2, gain=None, **lights)  # gain not recorded: row 1
+    add_frame(services, binning_x=1, binning_y=1, gain=120, **lights)  # binned 1×1: row 2
+    add_frame(services, binning_x=2, binning_y=2, gain=0, **lights)  # 2×2 at another gain: no row
+    rows = client.get("/api/v1/plans").json["items"][0]["rows"]
+    assert [(r["binning"], r["gain"], r["accepted"]) for r in rows] == [(2, 120, 2), (1, None, 1)]

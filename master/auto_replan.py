@@ -23,7 +23,8 @@ from master.models import JobRecord, SafetyRecord, SentSchedule, TelescopeNode
 from master.planning.sky import Site
 from master.replan_decision import Decision, decide
 from master.target_sky import _sidereal_deg, altitude_azimuth
-from master.tonight import NothingToSend, current_night, last_sent, plan_tonight, replan_conditions, utc_now
+from master.tonight import (NothingToSend, block_times, current_night, last_sent, plan_tonight, replan_conditions,
+                            utc_now)
 
 log = logging.getLogger(__name__)
 AUTO = "obsy (automatic re-plan)"
@@ -61,7 +62,8 @@ def replan_and_send(session: Session, broker, binding: TelescopeNode, now: datet
     previous = last_sent(session, binding.node_name, night)
     conditions = replan_conditions(session, now)
     try:
-        job = plan_tonight(session, binding, night, conditions).job(
+        tonight = plan_tonight(session, binding, night, conditions)
+        job = tonight.job(
             job_id=f"replan-{night.isoformat()}-{secrets.token_hex(4)}",
             replaces=previous.job_id if previous else None)
     except NothingToSend:
@@ -72,7 +74,8 @@ def replan_and_send(session: Session, broker, binding: TelescopeNode, now: datet
             return None
     send_schedule(broker, job)
     row = SentSchedule(job_id=job.job_id, node_name=job.node, night=night, site_name=binding.site.name,
-                       sent_by=sent_by, sent_at=job.sent_at, job=job.to_wire(), replan_reason=why)
+                       sent_by=sent_by, sent_at=job.sent_at, job=job.to_wire(), replan_reason=why,
+                       blocks=block_times(tonight.plan.blocks))
     session.add(row)
     session.commit()
     return row

@@ -7,7 +7,37 @@ re-plan, the job failed; blocks still to come are not listed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
+
+
+@dataclass(frozen=True)
+class SentBlock:
+    name: str
+    start: datetime
+    end: datetime
+
+
+def _utc(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def blocks_as_sent(sent) -> list[SentBlock]:
+    """The night's blocks as they were planned when sent: each schedule's blocks until the next one
+    replaced it. Empty when the schedules sent carry no block times (rows from before they did)."""
+    out: list[SentBlock] = []
+    for i, row in enumerate(sent):
+        if not row.blocks:
+            return []
+        until = sent[i + 1].sent_at if i + 1 < len(sent) else None
+        until = until if until is None or until.tzinfo else until.replace(tzinfo=timezone.utc)
+        for b in row.blocks:
+            start, end = _utc(b["start"]), _utc(b["end"])
+            if until is not None and start >= until:
+                continue  # replaced before it began
+            out.append(SentBlock(b["name"], start, end if until is None else min(end, until)))
+    return out
 
 
 def missed_blocks(blocks, frames, now: datetime, *, unsafe=(), job_state: str | None = None,

@@ -164,6 +164,7 @@ class SentSchedule(Base):
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     job: Mapped[dict] = mapped_column(JSON)  # ScheduleJob.to_wire()
     replan_reason: Mapped[str | None] = mapped_column(Text)  # None: a first send; else why it replaced the last
+    blocks: Mapped[list | None] = mapped_column(JSON)  # [{name, start, end}] as planned when sent (ISO times)
 
 
 class Node(Base):

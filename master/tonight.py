@@ -157,6 +157,11 @@ class Tonight:
         return job.model_validate({**job.model_dump(), "replaces": replaces}) if replaces else job
 
 
+def block_times(blocks) -> list[dict]:
+    """The plan's blocks as a sent schedule keeps them (what the timeline later compares with)."""
+    return [{"name": b.name, "start": b.start.isoformat(), "end": b.end.isoformat()} for b in blocks]
+
+
 def plan_tonight(session: Session, binding: TelescopeNode, night: date,
                  conditions: SkyConditions | None = None) -> Tonight:
     sky, requests, plan, skipped = plan_site(session, binding.site, night, [f.name for f in binding.filters],

@@ -14,9 +14,10 @@ from wtforms.validators import InputRequired
 from common.ekos.from_job import EkosOptions, job_archive
 from common.jobs import send_schedule
 from master.models import SentSchedule, TelescopeNode
-from master.missed_blocks import missed_blocks
+from master.missed_blocks import blocks_as_sent, missed_blocks
 from master.night_record import frames_ran, job_outcome, sent_tonight, unsafe_stretches
-from master.tonight import (NothingToSend, current_night, last_sent, plan_tonight, replan_conditions, site_zone,
+from master.tonight import (NothingToSend, block_times, current_night, last_sent, plan_tonight, replan_conditions,
+                            site_zone,
                             utc_now)
 from .context import db, services
 from .forms import flash_errors
@@ -76,7 +77,7 @@ def _what_ran(binding, tonight, night, zone):
     state, reason = job_outcome(db(), sent[-1].job_id if sent else None)
     replans = [(s.sent_at if s.sent_at.tzinfo else s.sent_at.replace(tzinfo=timezone.utc), s.replan_reason)
                for s in sent if s.replan_reason]
-    missed = missed_blocks(tonight.plan.blocks, ran, utc_now(), unsafe=unsafe, job_state=state, job_reason=reason,
+    missed = missed_blocks(blocks_as_sent(sent) or tonight.plan.blocks, ran, utc_now(), unsafe=unsafe, job_state=state, job_reason=reason,
                            replanned=replans, zone=zone) if sent else {}
     return ran, unsafe, missed
 
@@ -107,11 +108,12 @@ def send():
     if binding is None:
         return back
     try:
-        job = plan_tonight(db(), binding, form.night.data).job()
+        tonight = plan_tonight(db(), binding, form.night.data)
+        job = tonight.job()
     except NothingToSend as exc:
         flash(f"Nothing sent: {exc}", "error")
         return back
-    if _send(binding, form.night.data, job):
+    if _send(binding, form.night.data, job, blocks=tonight.plan.blocks):
         count = len(job.targets)
         flash(f"Schedule {job.job_id} sent to {job.node}: {count} target{'' if count == 1 else 's'}", "ok")
     return back
@@ -130,9 +132,9 @@ def replan():
     conditions = replan_conditions(db())
     previous = last_sent(db(), binding.node_name, form.night.data)
     try:
-        job = plan_tonight(db(), binding, form.night.data, conditions).job(
-            job_id=f"replan-{form.night.data.isoformat()}-{secrets.token_hex(4)}",
-            replaces=previous.job_id if previous else None)
+        tonight = plan_tonight(db(), binding, form.night.data, conditions)
+        job = tonight.job(job_id=f"replan-{form.night.data.isoformat()}-{secrets.token_hex(4)}",
+                          replaces=previous.job_id if previous else None)
     except NothingToSend as exc:
         flash(f"Nothing sent: {exc}", "error")
         return back
@@ -141,13 +143,13 @@ def replan():
              f"cloud map of {clouds.source} at {clouds.taken_at:%H:%M} UTC: "
              f"{sum(1 for r in clouds.regions if (r.cloud_fraction or 0) >= conditions.cloud_limit)} of "
              f"{len(clouds.regions)} regions avoided")
-    if _send(binding, form.night.data, job, f"by hand ({cover})"):
+    if _send(binding, form.night.data, job, f"by hand ({cover})", blocks=tonight.plan.blocks):
         replaced = f", replacing {previous.job_id}" if previous else ""
         flash(f"Re-planned from {conditions.start:%H:%M} UTC ({cover}): {job.job_id} sent to {job.node}{replaced}", "ok")
     return back
 
 
-def _send(binding: TelescopeNode, night: date, job, replan_reason: str | None = None) -> bool:
+def _send(binding: TelescopeNode, night: date, job, replan_reason: str | None = None, *, blocks=()) -> bool:
     try:
         send_schedule(services().job_broker, job)
     except Exception as exc:  # the broker is down or refuses: say so, record nothing
@@ -155,7 +157,8 @@ def _send(binding: TelescopeNode, night: date, job, replan_reason: str | None = 
         flash(f"Could not send the schedule to {binding.node_name}: {exc}", "error")
         return False
     db().add(SentSchedule(job_id=job.job_id, node_name=job.node, night=night, site_name=binding.site.name,
-                          sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire(), replan_reason=replan_reason))
+                          sent_by=current_user.username, sent_at=job.sent_at, job=job.to_wire(), replan_reason=replan_reason,
+                          blocks=block_times(blocks)))
     db().commit()
     return True
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import dramatiq
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from common import names
@@ -68,7 +69,8 @@ def test_equipment_plan_tonight_and_send(page, portal):
     page.fill("#row-form input[name=count]", "12")
     page.click("#row-form button[type=submit]")
     row = page.locator("#plan-rows tbody tr")
-    assert row.count() == 1 and row.locator("td.left").inner_text() == "12"
+    expect(row).to_have_count(1)  # the page after the post, not the one before it
+    assert row.locator("td.left").inner_text() == "12"
 
     page.click("nav >> text=Tonight")
     page.fill("#night-form input[name=date]", NIGHT)

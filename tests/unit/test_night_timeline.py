@@ -12,7 +12,7 @@ from sqlalchemy import select
 from common import names
 from common.contracts import ScheduleJob, parse_message
 from master.auto_replan import AUTO, consider
-from master.missed_blocks import missed_blocks
+from master.missed_blocks import blocks_as_sent, missed_blocks
 from master.models import CloudMapRecord, ImagingPlan, SafetyRecord, SentSchedule, Target, TelescopeNode
 from master.night_record import RanFrame, frames_ran, unsafe_stretches
 from master.safety_timeline import Stretch
@@ -183,3 +183,37 @@ def test_safe_again_after_unsafe_replans_the_rest_of_the_night(services, setup):
     (job,) = _queued(services)
     assert job.replaces == "first" and job.targets[0].name == "M 31"
     assert sum(r.count for r in job.targets[0].rows) < sum(r.count for r in first.targets[0].rows)  # an hour left
+
+
+def test_blocks_that_did_not_run_are_judged_against_the_plan_as_sent(client, services, setup, monkeypatch):
+    # frames accepted later change what the planner would say now; the timeline keeps what was sent
+    from master.web import tonight as web_tonight
+
+    client.post("/tonight/send", data={"node_id": setup, "night": NIGHT.isoformat()})
+    with services.sessions() as session:
+        [row] = session.query(SentSchedule).all()
+        sent_blocks = blocks_as_sent([row])
+        planned = plan_tonight(session, session.get(TelescopeNode, setup), NIGHT).plan.blocks
+    assert [(b.name, b.start, b.end) for b in sent_blocks] == [(b.name, b.start, b.end) for b in planned]
+    with services.sessions() as session:  # the plans are finished by other frames: nothing is planned now
+        for plan in session.scalars(select(ImagingPlan)):
+            plan.active = False
+        session.commit()
+    monkeypatch.setattr(web_tonight, "utc_now", lambda: planned[-1].end + timedelta(days=1))
+    page = client.get(f"/tonight?node={setup}&date={NIGHT.isoformat()}").get_data(as_text=True)
+    assert 'id="missed"' in page and all(f"{b.name} " in page for b in planned)
+
+
+def test_a_replaced_schedule_keeps_only_its_blocks_before_the_replacement():
+    t0 = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+
+    def sent(at, *blocks):
+        return SentSchedule(sent_at=at, blocks=[{"name": n, "start": (t0 + timedelta(hours=a)).isoformat(),
+                                                 "end": (t0 + timedelta(hours=b)).isoformat()} for n, a, b in blocks])
+
+    first = sent(t0, ("M 31", 0, 2), ("M 42", 2, 5))
+    second = sent(t0 + timedelta(hours=3), ("M 1", 3, 6))
+    got = [(b.name, b.start - t0, b.end - t0) for b in blocks_as_sent([first, second])]
+    assert got == [("M 31", timedelta(0), timedelta(hours=2)), ("M 42", timedelta(hours=2), timedelta(hours=3)),
+                   ("M 1", timedelta(hours=3), timedelta(hours=6))]
+    assert blocks_as_sent([SentSchedule(sent_at=t0, blocks=None)]) == []  # rows from before block times

@@ -1,4 +1,5 @@
-"""transit_fits: transit fits of photometry runs' light curves; photometry_runs.follow
+"""transit_fits: transit fits of photometry runs' light curves; photometry_runs.follow;
+sent_schedules.blocks (the block times as planned when sent)
 
 Revision ID: 0018
 Revises: 0017
@@ -37,9 +38,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_transit_fits_photometry_run_id', ['photometry_run_id'], unique=False)
     with op.batch_alter_table('photometry_runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('follow', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('sent_schedules', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('blocks', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('sent_schedules', schema=None) as batch_op:
+        batch_op.drop_column('blocks')
     with op.batch_alter_table('photometry_runs', schema=None) as batch_op:
         batch_op.drop_column('follow')
     with op.batch_alter_table('transit_fits', schema=None) as batch_op:

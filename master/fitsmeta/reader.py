@@ -57,11 +57,13 @@ class FitsReadError(Exception):
         self.reason = reason
 
 
-def read_fits(path: str | os.PathLike, *, require_image: bool = False) -> tuple[fits.Header, np.ndarray | None]:
+def read_fits(path: str | os.PathLike, *, require_image: bool = False,
+              keep_colour: bool = False) -> tuple[fits.Header, np.ndarray | None]:
     """Return ``(header, data)`` for the first HDU holding a 2-D (or colour cube) image.
 
     ``data`` is 2-D: a colour cube (3 x H x W) becomes its luminance (mean of the planes, float32),
-    any other cube its first plane. A valid FITS file without any image (header only, tables only)
+    any other cube its first plane; with ``keep_colour`` a colour cube is returned as it is (the viewer
+    shows its colours). A valid FITS file without any image (header only, tables only)
     returns ``(primary header, None)``, or raises when ``require_image`` is true. For an image in an
     extension (.fz), the header is the extension's, completed by primary keywords it lacks.
     """
@@ -79,7 +81,7 @@ def read_fits(path: str | os.PathLike, *, require_image: bool = False) -> tuple[
         else:
             source = path  # astropy reads it once more, in one go, after the cheap header walk
             _check_layout(handle, os.fstat(handle.fileno()).st_size)
-    return _read_with_astropy(source, require_image)
+    return _read_with_astropy(source, require_image, keep_colour)
 
 
 def _gunzip(handle: BinaryIO) -> bytes:
@@ -170,7 +172,7 @@ def _data_bytes(cards: list[bytes], index: int) -> int:
     return abs(bitpix) // 8 * values.get("GCOUNT", 1) * (values.get("PCOUNT", 0) + count)
 
 
-def _read_with_astropy(source, require_image: bool) -> tuple[fits.Header, np.ndarray | None]:
+def _read_with_astropy(source, require_image: bool, keep_colour: bool = False) -> tuple[fits.Header, np.ndarray | None]:
     try:
         with warnings.catch_warnings():
             # Real headers are full of non-standard cards; astropy's warnings about them are noise here.
@@ -180,7 +182,8 @@ def _read_with_astropy(source, require_image: bool) -> tuple[fits.Header, np.nda
                 for hdu in hdul:
                     if not _is_image(hdu):
                         continue
-                    data = _as_2d(hdu.data)  # reads (and decompresses) the pixels once
+                    data = hdu.data  # reads (and decompresses) the pixels once
+                    data = data if keep_colour and _is_colour(data) else _as_2d(data)
                     header = hdu.header if hdu is hdul[0] else _inherit(hdu.header, primary)
                     return header, data
                 if require_image:
@@ -200,6 +203,10 @@ def _is_image(hdu) -> bool:
     if not isinstance(naxis, int) or naxis < 2:
         return False
     return all(isinstance(header.get(f"NAXIS{i}"), int) and header[f"NAXIS{i}"] > 0 for i in (1, 2))
+
+
+def _is_colour(data: np.ndarray) -> bool:
+    return data.ndim == 3 and data.shape[0] == 3
 
 
 def _as_2d(data: np.ndarray) -> np.ndarray:

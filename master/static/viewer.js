@@ -26,7 +26,7 @@
     this.overlay = $("v-overlay");
     this.tiles = {};
     this.scale = 1; this.ox = 0; this.oy = 0;
-    this.stretch = $("v-stretch"); this.levels = $("v-levels");
+    this.stretch = $("v-stretch"); this.levels = $("v-levels"); this.channels = $("v-channels");
     this.black = $("v-black"); this.white = $("v-white");
     this.blackRange = $("v-black-range"); this.whiteRange = $("v-white-range");
     this.histogram = $("v-histogram");
@@ -43,8 +43,9 @@
     window.addEventListener("resize", function () { self.render(); });
     this.stretch.addEventListener("change", function () { self.drawHistogram(); self.render(); self.remember(); });
     this.levels.addEventListener("change", function () { self.applyLevels(); self.render(); self.remember(); });
+    if (this.channels) this.channels.addEventListener("change", function () { self.applyLevels(); self.render(); self.remember(); });
     [this.black, this.white].forEach(function (input) {
-      input.addEventListener("change", function () { self.levels.value = "manual"; self.pointsChanged(); });
+      input.addEventListener("change", function () { self.levels.value = "manual"; self.linkChannels(); self.pointsChanged(); });
     });
     [this.blackRange, this.whiteRange].forEach(function (range) {
       range.addEventListener("input", function () {
@@ -54,6 +55,7 @@
         if (range === self.blackRange) self.black.value = round(Math.min(value, self.white.value - bin));
         else self.white.value = round(Math.max(value, +self.black.value + bin));
         self.levels.value = "manual";
+        self.linkChannels();
         self.pointsChanged();
       });
     });
@@ -121,8 +123,22 @@
   };
 
   Viewer.prototype.query = function () {
-    return "?stretch=" + this.stretch.value + "&black=" + encodeURIComponent(this.black.value) +
-      "&white=" + encodeURIComponent(this.white.value) + "&v=" + this.info.version;
+    var points = this.channelPoints(), black = this.black.value, white = this.white.value;
+    if (points) {  // per channel: three comma-separated points each
+      black = points.map(function (p) { return round(p[0]); }).join(",");
+      white = points.map(function (p) { return round(p[1]); }).join(",");
+    }
+    return "?stretch=" + this.stretch.value + "&black=" + encodeURIComponent(black) +
+      "&white=" + encodeURIComponent(white) + "&v=" + this.info.version;
+  };
+
+  // [[black, white] of R, G, B] when a colour image is levelled per channel; null when linked (one pair).
+  // Manual points are always linked: the inputs and sliders hold one pair.
+  Viewer.prototype.channelPoints = function () {
+    var display = this.info.channel_display;
+    if (!display || !this.channels || this.channels.value !== "per" || this.levels.value === "manual") return null;
+    var name = this.levels.value;
+    return display.map(function (d) { return d[name]; });
   };
 
   Viewer.prototype.tileUrl = function (level, x, y) {
@@ -186,6 +202,10 @@
     this.drawHistogram();
   };
 
+  Viewer.prototype.linkChannels = function () {  // manual points are one pair for all channels
+    if (this.channels) this.channels.value = "linked";
+  };
+
   Viewer.prototype.pointsChanged = function () {
     var self = this;
     if (!(+this.white.value > +this.black.value)) {  // the server would refuse such tiles
@@ -209,12 +229,17 @@
     var canvas = this.histogram, ctx = canvas.getContext("2d"), h = this.info.histogram;
     var W = canvas.width, H = canvas.height, counts = h.counts, peak = 1;
     var style = getComputedStyle(canvas);
-    counts.forEach(function (c) { peak = Math.max(peak, Math.log1p(c)); });
+    var series = this.info.channel_histograms ? this.info.channel_histograms : [counts];
+    var colours = this.info.channel_histograms ? ["rgba(230,60,60,0.6)", "rgba(60,200,60,0.6)", "rgba(70,110,240,0.6)"]
+                                               : [style.getPropertyValue("--hist-bars") || "#7c8590"];
+    series.forEach(function (cs) { cs.forEach(function (c) { peak = Math.max(peak, Math.log1p(c)); }); });
     ctx.clearRect(0, 0, W, H);
-    ctx.fillStyle = style.getPropertyValue("--hist-bars") || "#7c8590";
-    counts.forEach(function (c, i) {
-      var bar = Math.log1p(c) / peak * H;  // log counts: the sky peak would flatten everything else
-      ctx.fillRect(i * W / counts.length, H - bar, Math.max(1, W / counts.length), bar);
+    series.forEach(function (cs, n) {
+      ctx.fillStyle = colours[n];
+      cs.forEach(function (c, i) {
+        var bar = Math.log1p(c) / peak * H;  // log counts: the sky peak would flatten everything else
+        ctx.fillRect(i * W / cs.length, H - bar, Math.max(1, W / cs.length), bar);
+      });
     });
     var black = +this.black.value, white = +this.white.value, stretch = this.stretch.value;
     function xOf(value) { return (value - h.lo) / (h.hi - h.lo) * W; }
@@ -227,6 +252,15 @@
     }
     ctx.stroke();
     ctx.fillStyle = ctx.strokeStyle;
+    var points = this.channelPoints();
+    if (points) {  // each channel's own points, in its colour
+      points.forEach(function (p, n) {
+        ctx.fillStyle = colours[n];
+        ctx.fillRect(xOf(p[0]) - 1, 0, 2, H);
+        ctx.fillRect(xOf(p[1]) - 1, 0, 2, H);
+      });
+      return;
+    }
     ctx.fillRect(xOf(black) - 1, 0, 2, H);
     ctx.fillRect(xOf(white) - 1, 0, 2, H);
   };
@@ -239,6 +273,8 @@
   }
 
   function round(value) { return +(+value).toPrecision(6); }
+
+  function number(value) { return value === null ? "NaN" : String(round(value)); }
 
   // ------------------------------------------------------------------ readout and stars
 
@@ -259,7 +295,7 @@
         if (!answer) return;
         out.x.textContent = answer.x + 1;  // FITS pixel numbers start at 1
         out.y.textContent = answer.y + 1;
-        out.value.textContent = answer.value === null ? "NaN" : String(round(answer.value));
+        out.value.textContent = answer.rgb ? answer.rgb.map(number).join(", ") : number(answer.value);
         out.ra.textContent = answer.ra === undefined ? "—" : sexagesimal(answer.ra / 15, 2) + "h";
         out.dec.textContent = answer.dec === undefined ? "—" : sexagesimal(answer.dec, 1) + "°";
         self.root.setAttribute("data-ra", answer.ra === undefined ? "" : answer.ra);
@@ -439,6 +475,7 @@
     var cx = this.ox + this.viewport.clientWidth / 2 / this.scale, cy = this.oy + this.viewport.clientHeight / 2 / this.scale;
     var state = { s: this.stretch.value, l: this.levels.value, z: this.scale.toPrecision(5),
                   x: Math.round(cx), y: Math.round(cy) };
+    if (this.channels) state.c = this.channels.value;
     if (this.levels.value === "manual") { state.b = this.black.value; state.w = this.white.value; }
     history.replaceState(null, "", "#" + new URLSearchParams(state).toString());
   };
@@ -448,6 +485,7 @@
     var state = new URLSearchParams(window.location.hash.slice(1));
     if (state.get("s")) this.stretch.value = state.get("s");
     if (state.get("l")) this.levels.value = state.get("l");
+    if (this.channels && state.get("c")) this.channels.value = state.get("c");
     if (this.levels.value === "manual" && state.get("b") && state.get("w")) {
       this.black.value = state.get("b"); this.white.value = state.get("w");
     }

@@ -32,6 +32,7 @@ __all__ = ["ObjectMissing", "ObjectUnreadable", "StoreUnavailable", "ViewerCache
 DEFAULT_MAX_BYTES = 4 << 30
 STAT_TTL_S = 30.0  # an S3 HEAD per tile would cost more than the tile; objects change only on a new upload
 STARS = "stars.json"
+FORMAT = 2  # bumped when pyramids change shape (2: colour cubes keep their planes), so old ones are rebuilt
 
 
 class ViewerError(Exception):
@@ -67,7 +68,7 @@ class ViewerCache:
 
     def pyramid(self, key: str) -> Pyramid:
         """The object's pyramid, built now if it is not cached; raises a ViewerError otherwise."""
-        ident = hashlib.sha256(f"{key}\0{self._version(key)}".encode()).hexdigest()[:40]
+        ident = hashlib.sha256(f"{key}\0{self._version(key)}\0{FORMAT}".encode()).hexdigest()[:40]
         directory = self.root / ident
         with self._lock:
             known = self._open.get(ident)
@@ -82,13 +83,13 @@ class ViewerCache:
         return pyramid
 
     def stars(self, pyramid: Pyramid) -> list[dict]:
-        """Stars detected by the grading code on the full-resolution level, brightest first."""
+        """Stars detected by the grading code on the full-resolution level (a cube's plane sum), brightest first."""
         path = pyramid.directory / STARS
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
             pass
-        stars = [asdict(star) for star in detect_stars(pyramid.level(0))]
+        stars = [asdict(star) for star in detect_stars(pyramid.luminance())]
         tmp = path.with_name(f".{STARS}.{secrets.token_hex(4)}")
         tmp.write_text(json.dumps(stars))
         os.replace(tmp, path)
@@ -118,7 +119,7 @@ class ViewerCache:
                 return
             with self._local_copy(key) as path:
                 try:
-                    header, data = read_fits(path, require_image=True)
+                    header, data = read_fits(path, require_image=True, keep_colour=True)
                 except FitsReadError as exc:
                     raise ObjectUnreadable(exc.reason) from exc
             tmp = self.root / f".build-{ident}-{os.getpid()}-{secrets.token_hex(4)}"

@@ -44,25 +44,48 @@ def level_shapes(shape: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 def write_pyramid(directory: Path, data: np.ndarray, header: fits.Header) -> None:
-    """Write the levels, the header and meta.json of ``data`` (a 2-D image) into ``directory``."""
-    if data.ndim != 2:
-        raise ValueError(f"a pyramid needs a 2-D image, got shape {data.shape}")
+    """Write the levels, the header and meta.json of ``data`` into ``directory``.
+
+    ``data`` is a 2-D image or a (3, H, W) colour cube; a cube's levels keep its three planes, and its
+    meta.json adds ``channels`` (3), ``channel_link`` (the default levelling), each plane's display
+    levels and each plane's histogram over the range of the joint one (so the three share one axis).
+    """
+    colour = data.ndim == 3 and data.shape[0] == 3
+    if data.ndim != 2 and not colour:
+        raise ValueError(f"a pyramid needs a 2-D image or a 3-plane colour cube, got shape {data.shape}")
     directory.mkdir(parents=True)
     level = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("="))
-    sample = stretch.sample_of(level)
-    shapes = level_shapes(level.shape)
+    planes = list(level) if colour else [level]
+    samples = [stretch.sample_of(plane) for plane in planes]
+    sample = np.concatenate(samples) if colour else samples[0]  # linked levels: all three channels at once
+    shapes = level_shapes(level.shape[-2:])
     for index in range(len(shapes)):
         if index:
-            level = block_mean(level, 2)
+            level = np.stack([block_mean(p, 2) for p in level]) if colour else block_mean(level, 2)
         np.save(directory / f"level-{index}.npy", level, allow_pickle=False)
     (directory / HEADER).write_text(header.tostring(sep="\n"))
+    height, width = data.shape[-2:]
     meta = {
-        "width": int(data.shape[1]), "height": int(data.shape[0]), "dtype": str(data.dtype.newbyteorder("=")),
-        "tile": TILE, "levels": [[w, h] for h, w in shapes],
+        "width": int(width), "height": int(height), "dtype": str(data.dtype.newbyteorder("=")),
+        "tile": TILE, "levels": [[w, h] for h, w in shapes], "channels": 3 if colour else 1,
         "display": stretch.levels(sample), "histogram": stretch.histogram(sample),
         "wcs": celestial_wcs(header) is not None,
     }
+    if colour:
+        meta["channel_link"] = default_link(header)
+        meta["channel_display"] = [stretch.levels(s) for s in samples]
+        lo, hi = meta["histogram"]["lo"], meta["histogram"]["hi"]
+        meta["channel_histograms"] = [np.histogram(s, bins=stretch.HISTOGRAM_BINS, range=(lo, hi))[0].tolist()
+                                      for s in samples]
     (directory / META).write_text(json.dumps(meta))
+
+
+def default_link(header: fits.Header) -> str:
+    """How a cube's channels are levelled at first: "per" channel for a debayered one-shot-colour stack,
+    whose camera's colour balance is uncorrected (the sky would be green), "linked" for composites of
+    per-filter stacks, whose sky levels were already removed and whose colour ratios are the colour."""
+    history = " ".join(str(value) for value in header.get("HISTORY", []))
+    return "per" if "debayered" in history else "linked"
 
 
 class Pyramid:
@@ -82,6 +105,10 @@ class Pyramid:
     def height(self) -> int:
         return self.meta["height"]
 
+    @property
+    def colour(self) -> bool:
+        return self.meta.get("channels", 1) == 3  # pyramids cached before colour support have no "channels"
+
     def level(self, index: int) -> np.ndarray:
         if not 0 <= index < len(self.meta["levels"]):
             raise IndexError(f"level {index} does not exist (0-{len(self.meta['levels']) - 1})")
@@ -95,18 +122,30 @@ class Pyramid:
         return math.ceil(w / TILE), math.ceil(h / TILE)
 
     def tile(self, index: int, tx: int, ty: int) -> np.ndarray:
-        """The pixels of one tile (smaller than TILE x TILE at the right and bottom edges)."""
+        """The pixels of one tile (smaller than TILE x TILE at the right and bottom edges), (3, h, w) in colour."""
         level = self.level(index)
         across, down = self.tile_counts(index)
         if not (0 <= tx < across and 0 <= ty < down):
             raise IndexError(f"tile {tx},{ty} is outside level {index} ({across}x{down} tiles)")
-        return level[ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE]
+        return level[..., ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE]
 
-    def value(self, x: int, y: int) -> float:
-        """The full-resolution value at 0-based column ``x``, row ``y``."""
+    def value(self, x: int, y: int) -> float | list[float]:
+        """The full-resolution value at 0-based column ``x``, row ``y``: [R, G, B] in colour."""
         if not (0 <= x < self.width and 0 <= y < self.height):
             raise IndexError(f"pixel {x},{y} is outside the {self.width}x{self.height} image")
+        if self.colour:
+            return [float(v) for v in self.level(0)[:, y, x]]
         return float(self.level(0)[y, x])
+
+    def luminance(self) -> np.ndarray:
+        """The full-resolution 2-D image stars are found on: the level itself, or a cube's plane sum."""
+        level = self.level(0)
+        if not self.colour:
+            return level
+        total = level[0].astype(np.float32)
+        total += level[1]
+        total += level[2]
+        return total
 
     def header(self) -> fits.Header:
         return fits.Header.fromstring((self.directory / HEADER).read_text(), sep="\n")

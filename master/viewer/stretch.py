@@ -17,7 +17,7 @@ import math
 import numpy as np
 from astropy.visualization import ZScaleInterval
 
-__all__ = ["STRETCHES", "PERCENTILES", "LOG_A", "ASINH_A", "check", "levels", "histogram", "render", "sample_of"]
+__all__ = ["STRETCHES", "PERCENTILES", "LOG_A", "ASINH_A", "check", "levels", "histogram", "render", "render_colour", "sample_of"]
 
 STRETCHES = ("linear", "log", "asinh")
 PERCENTILES = (99.9, 99.5, 99.0, 98.0, 95.0)
@@ -82,3 +82,11 @@ def render(values: np.ndarray, stretch: str, black: float, white: float) -> np.n
     x *= 255.0
     x += 0.5
     return x.astype(np.uint8)
+
+
+def render_colour(planes: np.ndarray, stretch: str, blacks, whites) -> np.ndarray:
+    """8-bit (h, w, 3) RGB of a (3, h, w) cube, each plane stretched between its own black and white."""
+    out = np.empty(planes.shape[1:] + (3,), np.uint8)
+    for channel in range(3):
+        out[..., channel] = render(planes[channel], stretch, blacks[channel], whites[channel])
+    return out

@@ -137,6 +137,8 @@ def info_of(key: str, pyramid: Pyramid) -> dict:
     return {
         "key": key, "version": pyramid.directory.name[:12],
         **{name: meta[name] for name in ("width", "height", "tile", "levels", "display", "histogram", "wcs")},
+        "channels": meta.get("channels", 1),
+        **{name: meta[name] for name in ("channel_link", "channel_display", "channel_histograms") if name in meta},
         # Patterns the page fills in; kept next to the routes they name.
         "tile_url": f"{root}/viewer/tile/{{level}}/{{x}}/{{y}}/{key}",
         "pixel_url": f"{root}/viewer/pixel/{{x}}/{{y}}/{key}",
@@ -159,7 +161,9 @@ def info(key: str):
 
 @bp.get("/viewer/tile/<int:level>/<int:x>/<int:y>/<path:key>")
 def tile(level: int, x: int, y: int, key: str):
-    """One PNG tile. ``stretch`` (linear, log, asinh) and ``black``/``white`` (data values; z-scale if absent)."""
+    """One PNG tile. ``stretch`` (linear, log, asinh) and ``black``/``white`` (data values; z-scale if absent).
+    A colour cube's tile is an RGB PNG; its ``black``/``white`` are one value for all three channels
+    (linked) or three comma-separated ones (each channel its own)."""
     visible_key(key)
     name = request.args.get("stretch", "linear")
     if name not in stretch.STRETCHES:
@@ -169,27 +173,47 @@ def tile(level: int, x: int, y: int, key: str):
     except ViewerError as error:
         return _data_error(error)
     default_black, default_white = pyramid.meta["display"]["zscale"]
+    channels = 3 if pyramid.colour else 1
     try:
-        black = float(request.args.get("black", default_black))
-        white = float(request.args.get("white", default_white))
-        stretch.check(name, black, white)
+        blacks = points(request.args.get("black"), default_black, channels)
+        whites = points(request.args.get("white"), default_white, channels)
+        for black, white in zip(blacks, whites):
+            stretch.check(name, black, white)
     except ValueError as exc:
-        return _bad_request(f"black and white must be numbers, white above black ({exc})")
-    etag = hashlib.sha256(f"{pyramid.directory.name}/{level}/{x}/{y}/{name}/{black!r}/{white!r}".encode()).hexdigest()
+        return _bad_request(f"black and white must be numbers (three, comma-separated, per colour channel), "
+                            f"white above black ({exc})")
+    etag = hashlib.sha256(f"{pyramid.directory.name}/{level}/{x}/{y}/{name}/{blacks!r}/{whites!r}".encode()).hexdigest()
     if request.if_none_match.contains(etag):  # the browser has it: skip the render
         return _cacheable(Response(status=304), TILE_MAX_AGE_S, etag)
     try:
         pixels = pyramid.tile(level, x, y)
     except IndexError as exc:
         return jsonify(error=str(exc)), 404
+    if pyramid.colour:
+        rendered = stretch.render_colour(pixels, name, blacks, whites)
+    else:
+        rendered = stretch.render(pixels, name, blacks[0], whites[0])
     buffer = io.BytesIO()
-    Image.fromarray(stretch.render(pixels, name, black, white)).save(buffer, format="PNG", **PNG_OPTIONS)
+    Image.fromarray(rendered).save(buffer, format="PNG", **PNG_OPTIONS)
     return _cacheable(Response(buffer.getvalue(), mimetype="image/png"), TILE_MAX_AGE_S, etag)
+
+
+def points(text: str | None, default: float, channels: int) -> list[float]:
+    """Black or white points for each channel: one number for all, or (colour only) one per channel."""
+    if text is None:
+        return [float(default)] * channels
+    values = [float(part) for part in text.split(",")]
+    if len(values) == 1:
+        return values * channels
+    if len(values) != channels:
+        raise ValueError(f"{len(values)} values for {channels} channel(s)")
+    return values
 
 
 @bp.get("/viewer/pixel/<int:x>/<int:y>/<path:key>")
 def pixel(x: int, y: int, key: str):
-    """The full-resolution value at 0-based column x, row y, and RA/Dec there when the header has a WCS."""
+    """The full-resolution value at 0-based column x, row y (``rgb``: [R, G, B] for a colour cube instead of
+    ``value``), and RA/Dec there when the header has a WCS."""
     visible_key(key)
     try:
         pyramid = cache().pyramid(key)
@@ -199,7 +223,10 @@ def pixel(x: int, y: int, key: str):
         value = pyramid.value(x, y)
     except IndexError as exc:
         return jsonify(error=str(exc)), 404
-    answer = {"x": x, "y": y, "value": value if value == value else None}  # NaN is not JSON
+    if isinstance(value, list):  # a colour cube: R, G, B
+        answer = {"x": x, "y": y, "rgb": [v if v == v else None for v in value]}  # NaN is not JSON
+    else:
+        answer = {"x": x, "y": y, "value": value if value == value else None}
     wcs = pyramid.wcs()
     if wcs is not None:
         answer["ra"], answer["dec"] = radec(wcs, x, y)

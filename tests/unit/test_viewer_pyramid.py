@@ -77,9 +77,11 @@ def test_a_header_without_a_celestial_wcs_gives_none():
     assert celestial_wcs(fits.Header({"CTYPE1": "WAVE", "CTYPE2": "TIME"})) is None
 
 
-def test_a_cube_is_refused(tmp_path):
+def test_a_cube_other_than_three_colour_planes_is_refused(tmp_path):
     with pytest.raises(ValueError):
-        write_pyramid(tmp_path / "cube", np.zeros((3, 4, 4)), fits.Header())
+        write_pyramid(tmp_path / "cube", np.zeros((4, 4, 4)), fits.Header())
+    with pytest.raises(ValueError):
+        write_pyramid(tmp_path / "line", np.zeros(16), fits.Header())
 
 
 @pytest.fixture

@@ -177,3 +177,91 @@ def test_a_corrupt_frame_shows_a_page_that_says_so(browser, portal):
         assert messages == ["Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"]
     finally:
         context.close()
+
+
+def colour_frame(portal, seed: int = 21) -> tuple[int, str]:
+    """A 3x900x1200 cube: a grey star field in all planes, a pure-red block and a pixel with known R, G, B."""
+    field = star_field(shape=(900, 1200), n=60, seed=seed).astype(np.float32)
+    cube = np.stack([field, field, field])
+    cube[0, 300:500, 600:900] = 60000.0
+    cube[:, COLOUR_KNOWN[1], COLOUR_KNOWN[0]] = COLOUR_KNOWN_RGB
+    frame_id = portal.add_frame(width=1200, height=900, night=None, filter_name=None)
+    with portal.services.sessions() as session:
+        from master.models import Frame
+        key = session.get(Frame, frame_id).key
+    portal.services.store.put_bytes(key, fits_bytes(cube, tan_header(1200, 900)))
+    return frame_id, key
+
+
+COLOUR_KNOWN = (345, 678)
+COLOUR_KNOWN_RGB = (11111.0, 22222.0, 33333.0)
+
+
+def test_a_colour_cube_shows_in_colour_with_an_rgb_readout(page, portal):
+    frame_id, _ = colour_frame(portal)
+    _, second_key = colour_frame(portal, seed=22)
+    page.goto(f"/frames/{frame_id}/view")
+    log_in(page, portal)
+    page.wait_for_url(f"{portal.base_url}/frames/{frame_id}/view")
+    assert all(loaded_images(page, "#v-layer img", timeout_s=20))
+    assert page.input_value("#v-channels") == "linked"
+
+    # The red block is red on screen: sample its middle where the viewer says it is.
+    box = page.locator("#v-viewport").bounding_box()
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#v-viewport").screenshot())).convert("RGB"), dtype=int)
+
+    def on_screen(x, y):
+        sx, sy = screen_point(page, x, y)
+        return shot[round(sy - box["y"]), round(sx - box["x"])]
+
+    red = on_screen(750, 400)
+    sky = on_screen(100, 100)
+    assert abs(sky[0] - sky[1]) < 30 and abs(sky[1] - sky[2]) < 30 and sky[0] < 200, sky  # a grey sky stays grey
+    # z-scale puts the sky mid-grey: the block is saturated red over green and blue at the sky's level.
+    assert red[0] == 255 and abs(red[1] - sky[1]) < 40 and abs(red[2] - sky[2]) < 40, (red, sky)
+
+    # Per channel levels: the tiles ask for three points each; the histogram has three channels.
+    page.select_option("#v-channels", "per")
+    wait_until(lambda: all("black=" in src and "%2C" in src.split("black=")[1].split("&")[0]
+                           for src in page.eval_on_selector_all("#v-layer img", "i => i.map(x => x.src)")))
+    assert all(loaded_images(page, "#v-layer img", timeout_s=20))
+    histogram = np.asarray(Image.open(io.BytesIO(page.locator("#v-histogram").screenshot())).convert("RGB"), dtype=int)
+    reddish = (histogram[..., 0] > histogram[..., 1] + 60) & (histogram[..., 0] > histogram[..., 2] + 60)
+    assert reddish.any()
+
+    # The readout under the cursor is the R, G, B of that pixel, with its sky position.
+    page.click("#v-one")
+    page.click("#v-zoom-in")
+    page.click("#v-zoom-in")
+    x, y = screen_point(page, *COLOUR_KNOWN)
+    if not (box["x"] < x < box["x"] + box["width"] and box["y"] < y < box["y"] + box["height"]):
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 - (x - box["x"] - box["width"] / 2),
+                        box["y"] + box["height"] / 2 - (y - box["y"] - box["height"] / 2), steps=5)
+        page.mouse.up()
+        x, y = screen_point(page, *COLOUR_KNOWN)
+    page.mouse.move(x, y)
+    wait_until(lambda: page.inner_text("#v-value") == "11111, 22222, 33333")
+    assert (page.inner_text("#v-x"), page.inner_text("#v-y")) == (str(COLOUR_KNOWN[0] + 1), str(COLOUR_KNOWN[1] + 1))
+    sky = WCS(tan_header(1200, 900)).pixel_to_world(*COLOUR_KNOWN)
+    assert float(page.locator("#viewer").get_attribute("data-ra")) == pytest.approx(sky.ra.deg, abs=1e-7)
+
+    # Stars come from the sum of the planes; the download is the cube.
+    page.click("#v-fit")
+    page.check("#v-stars")
+    wait_until(lambda: page.inner_text("#v-star-count").endswith(" stars"))
+    assert int(page.inner_text("#v-star-count").split()[0]) >= 50
+    page.screenshot(path="/tmp/obsy-viewer-colour.png")
+
+    # Blink with the next colour frame of the sequence: its tiles, the same per-channel levelling.
+    shown = page.inner_text("#v-showing")
+    page.click("#v-blink")
+    wait_until(lambda: page.inner_text("#v-showing") != shown)
+    sources = page.eval_on_selector_all("#v-layer img", "i => i.map(x => x.src)")
+    assert all(src.split("?")[0].endswith(second_key) and "%2C" in src for src in sources)
+    page.click("#v-blink")
+    assert page.get_attribute("#v-blink", "aria-pressed") == "false"
+    with page.expect_download() as download:
+        page.click("text=Download FITS")
+    assert download.value.suggested_filename.endswith(".fits")

@@ -163,3 +163,31 @@ def test_the_reader_keeps_a_cube_only_when_asked(tmp_path):
     assert read_fits(path, require_image=True)[1].shape == (HEIGHT, WIDTH)  # everyone else: the luminance
     assert read_fits(path, require_image=True, keep_colour=True)[1].shape == (3, HEIGHT, WIDTH)
 
+
+
+def test_a_one_shot_colour_stack_opens_in_colour_levelled_per_channel(services, client, tmp_path):
+    """A debayered stack as ``stack_files``/``write_stack`` write it (rejection maps in extensions)."""
+    from master.processing.stack import stack_files, write_stack
+    from tests.unit.test_processing_colour import _osc_lights
+
+    from master.models import Target
+    from master.science.products import store_product
+    from master.stacking.final import scope_prefix
+
+    result = stack_files(_osc_lights(tmp_path, n=2), method="mean", sigma=None)
+    path = write_stack(result, tmp_path / "osc.fits")
+    key = f"{scope_prefix('Field', None)}/RGB.fits"
+    with services.sessions() as session:
+        target = Target(name="Field", ra_deg=290.0, dec_deg=15.0)
+        session.add(target)
+        store_product(session, services.store, kind="stack_fits", key=key, data=path.read_bytes(),
+                      parameters={"colour": True, "frames": 2})
+        session.commit()
+        target_id = target.id
+    assert f'href="/view/{key}"' in client.get(f"/targets/{target_id}").get_data(as_text=True)  # colour too now
+    html = client.get(f"/view/{key}").get_data(as_text=True)
+    info = page_info(html)
+    assert info["channels"] == 3 and info["channel_link"] == "per"
+    assert '<option value="per" selected>' in html
+    assert client.get(f"/viewer/pixel/7/5/{key}").json["rgb"] == pytest.approx(result.data[:, 5, 7].tolist())
+    assert tile_rgb(client, key).shape == (128, 160, 3)

@@ -20,7 +20,10 @@ Checked: the first run deploys both hosts; the services run as their users; a sc
 through the master's broker account is imaged by the telescope node (simulator backend) and every
 frame is ingested into the master's database, and the node's spool empties (frame.ingested came
 back); a telescope node is refused another node's queue; every secret is outside the repository;
-a second run reports changed=0 and restarts nothing. Everything is removed afterwards.
+a second run reports changed=0 and restarts nothing; an upgrade run (the database one migration
+behind, a new environment for the master's worker only, a new telescope configuration) migrates
+the database to the head and restarts only the worker and the telescope service (the portal keeps
+its pid). Everything is removed afterwards.
 """
 from __future__ import annotations
 
@@ -211,6 +214,15 @@ class Site:
         assert res.returncode == 0, f"ansible-playbook {playbook} failed ({res.returncode}):\n{output[-8000:]}"
         return output, _recap(res.stdout), time.monotonic() - t0
 
+    def pids(self, name: str) -> dict[str, str]:
+        return {p.stem: p.read_text().strip() for p in (self.root(name) / "var/lib/obsy/run").glob("*.pid")}
+
+    def change_host_vars(self, name: str, **changes) -> None:
+        inventory = yaml.safe_load(self.inventory.read_text())
+        group = "obsy_master" if name == "master" else "obsy_telescope"
+        inventory["obsy"]["children"][group]["hosts"][name].update(changes)
+        self.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
+
     def ssh(self, name: str, command: str) -> subprocess.CompletedProcess:
         v = self.hosts.ssh_vars
         return subprocess.run(["ssh", "-i", v["ansible_ssh_private_key_file"], *v["ansible_ssh_common_args"].split(),
@@ -310,6 +322,7 @@ def test_site_deploys_master_and_telescope_over_ssh(site):
     assert site.psql("SELECT DISTINCT filter_name FROM frames ORDER BY 1") == "B\nR"
 
     _check_node_scope(site)
+    _check_upgrade_restarts_only_what_changed(site)
 
     # every secret is in the secrets directory, none in the repository
     for secret_file in site.secrets.iterdir():
@@ -333,3 +346,61 @@ def _check_node_scope(site: Site) -> None:
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
             channel.queue_declare("obsy.telescope.someoneelse", durable=True)
         assert refused.value.reply_code == 403
+
+
+_MASTER_PYTHON = """
+import sys
+from alembic import command
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from common.config import load_config
+from master.migrate import alembic_config
+url = load_config("master", sys.argv[2]).database.resolved_url()
+if sys.argv[1] == "downgrade":
+    command.downgrade(alembic_config(url), "-1")
+engine = create_engine(url)
+with engine.connect() as connection:
+    print(",".join(sorted(MigrationContext.configure(connection).get_current_heads())))
+engine.dispose()
+"""
+
+
+def _master_schema(site: Site, action: str) -> str:
+    venv_python = site.home("master") / "venv" / "bin" / "python"
+    script = site.tmp / "schema.py"
+    script.write_text(_MASTER_PYTHON)
+    script.chmod(0o644)
+    res = site.hosts.run("master", [str(venv_python), str(script), action,
+                                    str(site.root("master") / "etc/obsy/master.toml")], timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def _check_upgrade_restarts_only_what_changed(site: Site) -> None:
+    from alembic.script import ScriptDirectory
+    from master.migrate import alembic_config
+
+    head = ",".join(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
+    behind = _master_schema(site, "downgrade")
+    assert behind != head and behind, behind
+    before = {name: site.pids(name) for name in ("master", "scope")}
+    assert set(before["master"]) == {"master-web", "master-worker"} and set(before["scope"]) == {"telescope"}
+
+    site.change_host_vars("master", obsy_master_worker_environment={"PYTHONWARNINGS": "default"})
+    site.change_host_vars("scope", obsy_telescope_extra_toml="[simulator]\ntime_scale = 150\nwidth = 320\nheight = 240\n")
+    out, recap, upgrade_s = site.run()
+    changed = _changed_tasks(out)
+    assert all(r["failed"] == 0 for r in recap.values()), recap
+    assert any("Run obsy master migrate" in task for task in changed), changed
+    assert _master_schema(site, "read") == head
+
+    after = {name: site.pids(name) for name in ("master", "scope")}
+    assert after["master"]["master-web"] == before["master"]["master-web"], "the portal restarted: nothing of it changed"
+    assert after["master"]["master-worker"] != before["master"]["master-worker"], "the worker's environment changed"
+    assert after["scope"]["telescope"] != before["scope"]["telescope"], "the telescope's configuration changed"
+    for name in ("master", "scope"):
+        status = site.ssh(name, f"{site.home(name)}/bin/obsy-services status")
+        assert status.returncode == 0, status.stdout + status.stderr
+    worker_env = (site.home("master") / "services" / "master-worker").read_text()
+    assert "PYTHONWARNINGS=default" in worker_env
+    print(f"upgrade run {upgrade_s:.1f} s (migrated {behind} -> {head}; restarted the worker and the telescope)")

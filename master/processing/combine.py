@@ -8,8 +8,9 @@ stays the same, whatever the number of frames.
 Rejection follows ccdproc's ``Combiner.sigma_clipping`` (astropy ``sigma_clip`` along the frame
 axis, one pass by default): centre and spread per pixel from the values present, values outside
 centre - low x spread .. centre + high x spread rejected. Missing values (NaN, e.g. outside a
-registered frame's footprint) are neither used nor counted as rejected. Arithmetic is float64 inside
-a band (as ccdproc's), results are float32.
+registered frame's footprint) are neither used nor counted as rejected. Arithmetic is float64 (as
+ccdproc's), results are float32. The per-pixel work is ``clip_kernel.clip_combine_rows`` (numba),
+which reads the memory map in place; the rows of a band are shared between the cores.
 """
 from __future__ import annotations
 
@@ -17,18 +18,20 @@ import mmap
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .clip_kernel import clip_combine_rows
+
 __all__ = ["CombineResult", "FrameCube", "band_rows", "combine_arrays", "combine_cube", "DEFAULT_MEMORY_BUDGET"]
 
 #: bytes a band of rows may use while it is combined (all frames' rows and the work arrays)
 DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024
-MAD_TO_SIGMA = 1.482602218505602   # the factor astropy's mad_std uses
-_WORK_COPIES = 4                    # float64 arrays of band size alive at once in _combine_band
+_WORK_COPIES = 4   # sizes the bands as if a band of every frame were held in float64 four times
 METHODS = ("mean", "median")
 
 
@@ -60,16 +63,9 @@ class FrameCube:
         if frame.shape != self.shape:
             raise ValueError(f"frame of shape {frame.shape} does not fit a cube of {self.shape}")
         self.array[index] = frame
-        self._release()
+        self.release()
 
-    def rows(self, r0: int, r1: int, frames: Sequence[int] | None = None) -> np.ndarray:
-        """Rows r0..r1 of every frame (or of ``frames``), as a (n, r1 - r0, W) float64 array in memory."""
-        block = self.array[:, r0:r1] if frames is None else self.array[list(frames), r0:r1]
-        out = np.array(block, dtype=np.float64)
-        self._release()
-        return out
-
-    def _release(self) -> None:
+    def release(self) -> None:
         """Unmap the pages just touched: the data stay in the file (page cache), not in this process.
 
         Without this, every page written or read counts in the process's resident memory until the
@@ -126,16 +122,39 @@ def combine_cube(cube: FrameCube, *, method: str = "mean", sigma: float | None =
     data = np.empty((h, width), dtype=np.float32)
     rejected = np.zeros((h, width), dtype=np.uint16)
     coverage = np.zeros((h, width), dtype=np.uint16)
+    frame_index = np.asarray(index, dtype=np.int64)
+    options = (float(abs(low)) if low is not None else 0.0, float(abs(high)) if high is not None else 0.0,
+               low is not None, high is not None, int(iterations),
+               w if w is not None else np.ones(len(index)), w is not None, method == "median")
+    frames_array = np.asarray(cube.array)   # a plain view of the memory map: the kernel reads it in place
     step = band_rows(len(index), width, memory_budget)
-    all_frames = frames is None
-    for r0 in range(0, h, step):
-        r1 = min(h, r0 + step)
-        block = cube.rows(r0, r1, None if all_frames else index)
-        data[r0:r1], rejected[r0:r1], coverage[r0:r1] = _combine_band(block, method, low, high, iterations, w)
-        del block
-        if progress is not None:
-            progress(r1 - r0)
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        for r0 in range(0, h, step):
+            r1 = min(h, r0 + step)
+            parts = _split(r0, r1, _threads())
+            jobs = [pool.submit(clip_combine_rows, frames_array, frame_index, a, b, *options,
+                                data[a:b], rejected[a:b], coverage[a:b]) for a, b in parts]
+            for job in jobs:
+                job.result()
+            cube.release()
+            if progress is not None:
+                progress(r1 - r0)
     return CombineResult(data, rejected, coverage, len(index))
+
+
+def _threads() -> int:
+    """Threads sharing a band: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _split(r0: int, r1: int, parts: int) -> list[tuple[int, int]]:
+    """Rows r0..r1 cut into at most ``parts`` runs of nearly equal length."""
+    parts = max(1, min(parts, r1 - r0))
+    edges = [r0 + (r1 - r0) * k // parts for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 def combine_arrays(frames: Sequence[np.ndarray], *, workdir=None, **options) -> CombineResult:
@@ -144,53 +163,3 @@ def combine_arrays(frames: Sequence[np.ndarray], *, workdir=None, **options) -> 
         for i, frame in enumerate(frames):
             cube[i] = frame
         return combine_cube(cube, **options)
-
-
-# --------------------------------------------------------------------------- one band
-
-
-def _combine_band(x: np.ndarray, method: str, low: float | None, high: float | None, iterations: int,
-                  weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clip and combine a (n, rows, W) float64 block in place; NaN marks missing values."""
-    rejected = np.zeros(x.shape[1:], dtype=np.uint16)
-    if low is not None or high is not None:
-        for _ in range(max(1, iterations)):
-            center = nanmedian0(x)
-            deviation = x - center
-            spread = MAD_TO_SIGMA * nanmedian0(np.abs(deviation))
-            bad = np.zeros(x.shape, dtype=bool)
-            if low is not None:
-                bad |= deviation < -abs(low) * spread
-            if high is not None:
-                bad |= deviation > abs(high) * spread
-            del deviation
-            n_bad = bad.sum(axis=0, dtype=np.uint16)
-            if not n_bad.any():
-                break
-            rejected += n_bad
-            x[bad] = np.nan
-            del bad
-    valid = ~np.isnan(x)
-    coverage = valid.sum(axis=0, dtype=np.uint16)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "median":
-            result = nanmedian0(x)
-        else:
-            np.nan_to_num(x, copy=False, nan=0.0)
-            if weights is None:
-                result = x.sum(axis=0) / coverage
-            else:
-                wv = weights[:, None, None] * valid
-                result = (x * weights[:, None, None]).sum(axis=0) / wv.sum(axis=0)
-    return result.astype(np.float32), rejected, coverage
-
-
-def nanmedian0(x: np.ndarray) -> np.ndarray:
-    """Median along axis 0 ignoring NaN (NaN where every value is NaN); sort-based, fast for small n."""
-    s = np.sort(x, axis=0)  # NaN sorts last
-    count = (~np.isnan(s)).sum(axis=0)
-    lo = np.maximum((count - 1) // 2, 0)[None]
-    hi = np.maximum(count // 2, 0)[None]
-    med = 0.5 * (np.take_along_axis(s, lo, 0)[0] + np.take_along_axis(s, hi, 0)[0])
-    med[count == 0] = np.nan
-    return med

@@ -1,8 +1,10 @@
 """read_fits on plain, tile-compressed, gzip, truncated, corrupt and non-FITS files built here."""
 from __future__ import annotations
 
+import gc
 import gzip
 import io
+import weakref
 
 import numpy as np
 import pytest
@@ -250,3 +252,20 @@ def test_errors_astropy_finds_are_fits_read_errors(tmp_path, data):
     (tmp_path / "c.fits.fz").write_bytes(raw.replace(b"'RICE_1  '", b"'BOGUS_1 '"))
     with pytest.raises(FitsReadError, match="BOGUS_1"):
         read_fits(tmp_path / "c.fits.fz")
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_reader_frees_pixels_without_the_garbage_collector(tmp_path, data, compressed):
+    """astropy's HDU list is a reference cycle; the pixels must not stay tied to it after reading."""
+    hdu = fits.CompImageHDU(data, compression_type="RICE_1") if compressed else fits.PrimaryHDU(data)
+    path = tmp_path / "light.fits"
+    path.write_bytes(fits_bytes(fits.PrimaryHDU(), hdu) if compressed else fits_bytes(hdu))
+    gc.collect()
+    gc.disable()
+    try:
+        _, pixels = read_fits(path)
+        freed = weakref.ref(pixels.base if pixels.base is not None else pixels)
+        del pixels
+        assert freed() is None
+    finally:
+        gc.enable()

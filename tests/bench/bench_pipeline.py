@@ -71,9 +71,13 @@ def make_frames(root: Path, lights: int, calibration: int, width: int, height: i
     for kind in ("bias", "dark", "flat", "light"):
         (root / kind).mkdir()
     for i in range(calibration):
-        noise = rng.normal(0, 8, (height, width)).astype(np.float32)
-        _write(root / "bias" / f"bias_{i + 1:03d}.fits", bias_pattern + noise, "Bias Frame", 0.0)
-        _write(root / "dark" / f"dark_{i + 1:03d}.fits", bias_pattern + dark_current + noise, "Dark Frame", EXPOSURE)
+        # each frame its own read noise: darks sharing their bias's noise would subtract to a
+        # noise-free dark, and the bad-pixel map would flag pixels for quantisation steps
+        bias = bias_pattern + rng.normal(0, 8, (height, width)).astype(np.float32)
+        _write(root / "bias" / f"bias_{i + 1:03d}.fits", bias, "Bias Frame", 0.0)
+        dark = bias_pattern + dark_current + rng.normal(0, 8, (height, width)).astype(np.float32)
+        _write(root / "dark" / f"dark_{i + 1:03d}.fits", dark, "Dark Frame", EXPOSURE)
+        del bias, dark
         flat = bias_pattern + 25000.0 * vignetting + rng.normal(0, 150, (height, width)).astype(np.float32)
         _write(root / "flat" / f"flat_{i + 1:03d}.fits", flat, "Flat Field", 1.0)
     for i in range(lights):
